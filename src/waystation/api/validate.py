@@ -1,0 +1,170 @@
+"""Raw request bytes → a validated `ChatCall`, or an `InvalidRequest` naming the field.
+
+The pydantic model checks shapes, types, enums and ranges; the rules that span fields are
+checked here so each error can name the field it is about.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from waystation.api.chat_request import ChatCompletionRequest, ThinkingEnabled
+from waystation.core.call import ChatCall
+from waystation.errors import InvalidRequest, UnsupportedFeature
+
+# Fields the gateway itself consumes; never forwarded to a provider.
+GATEWAY_FIELDS = frozenset(
+    {
+        "orq", "name", "metadata", "retry", "fallbacks", "fallback_on_codes", "cache",
+        "load_balancer", "timeout", "variables", "guardrails", "plugins",
+    }
+)
+
+# Features of the API that this build does not implement yet. Each is refused with a 400 that
+# names it: an accepted field must do what it says.
+NOT_BUILT: dict[str, str] = {
+    "retry": "retries",
+    "fallbacks": "fallbacks",
+    "fallback_on_codes": "fallbacks",
+    "cache": "the response cache",
+    "load_balancer": "load balancing",
+    "timeout": "call timeouts",
+    "variables": "prompt variables",
+    "guardrails": "guardrails",
+    "plugins": "plugins",
+    "orq.retry": "retries",
+    "orq.fallbacks": "fallbacks",
+    "orq.fallback_on_codes": "fallbacks",
+    "orq.cache": "the response cache",
+    "orq.load_balancer": "load balancing",
+    "orq.timeout": "call timeouts",
+    "orq.inputs": "prompt variables",
+    "orq.prompt": "stored prompts",
+    "orq.contact": "contacts",
+    "orq.identity": "identities",
+    "orq.thread": "threads",
+    "orq.knowledge_bases": "knowledge-base retrieval",
+}
+
+# Integer fields the SDK may send as int-valued floats; forwarded as ints.
+_INT_FIELDS = ("max_tokens", "max_completion_tokens", "n", "top_logprobs")
+
+
+def parse_chat_request(raw: bytes) -> ChatCall:
+    data = _load_object(raw)
+    try:
+        req = ChatCompletionRequest.model_validate(data)
+    except ValidationError as exc:
+        raise _to_invalid_request(exc, data) from None
+    _check_cross_field_rules(req)
+    _refuse_unbuilt_features(data)
+    return _to_call(req, data)
+
+
+def _load_object(raw: bytes) -> dict[str, Any]:
+    if not raw:
+        raise InvalidRequest("The request body is empty; send a JSON object.")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return data
+
+
+def _check_cross_field_rules(req: ChatCompletionRequest) -> None:
+    if req.top_logprobs is not None and not req.logprobs:
+        raise InvalidRequest("top_logprobs requires logprobs to be true.", param="top_logprobs")
+    if req.modalities and "audio" in req.modalities and req.audio is None:
+        raise InvalidRequest("audio is required when modalities contains 'audio'.", param="audio")
+    if isinstance(req.thinking, ThinkingEnabled):
+        limit = req.max_tokens or req.max_completion_tokens
+        if limit is not None and req.thinking.budget_tokens >= limit:
+            raise InvalidRequest(
+                "thinking.budget_tokens must be less than max_tokens.",
+                param="thinking.budget_tokens",
+            )
+    if req.stream_options is not None and not req.stream:
+        raise InvalidRequest(
+            "stream_options is only allowed when stream is true.", param="stream_options"
+        )
+    if req.model is None:
+        raise InvalidRequest("model is required.", param="model")
+    if not req.messages:
+        raise InvalidRequest("messages must hold at least one message.", param="messages")
+
+
+def _refuse_unbuilt_features(data: dict[str, Any]) -> None:
+    orq = data.get("orq") or {}
+    for path, feature in NOT_BUILT.items():
+        value = orq.get(path[4:]) if path.startswith("orq.") else data.get(path)
+        if value is not None:
+            raise UnsupportedFeature(
+                f"'{path}' ({feature}) is not supported by this gateway yet; remove the field.",
+                param=path,
+            )
+
+
+def _to_call(req: ChatCompletionRequest, data: dict[str, Any]) -> ChatCall:
+    body = {k: v for k, v in data.items() if k not in GATEWAY_FIELDS}
+    for key in _INT_FIELDS:
+        value = body.get(key)
+        if isinstance(value, float):
+            body[key] = int(value)
+    include_usage = bool(req.stream_options and req.stream_options.include_usage)
+    orq = req.orq
+    return ChatCall(
+        model=req.model or "",
+        stream=bool(req.stream),
+        include_usage=include_usage,
+        body=body,
+        name=req.name if req.name is not None else (orq.name if orq else None),
+        metadata=req.metadata,
+    )
+
+
+def _to_invalid_request(exc: ValidationError, data: Any) -> InvalidRequest:
+    err = exc.errors(include_url=False)[0]
+    param = _param_path(err.get("loc", ()), data)
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        message = f"Unrecognized request argument supplied: {param}"
+    elif kind == "missing":
+        message = f"Missing required parameter: {param}"
+    else:
+        msg = str(err.get("msg", "invalid value"))
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        message = f"Invalid value for {param}: {msg}" if param else msg
+    return InvalidRequest(message, param=param or None)
+
+
+def _param_path(loc: tuple[Any, ...], data: Any) -> str:
+    """Render pydantic's location as `messages[0].content`, skipping union and tag segments."""
+    out = ""
+    node = data
+    tag_skipped = False
+    for seg in loc:
+        if isinstance(seg, int) and isinstance(node, list) and 0 <= seg < len(node):
+            out += f"[{seg}]"
+            node, tag_skipped = node[seg], False
+        elif not isinstance(seg, str) or not isinstance(node, dict):
+            continue
+        elif not tag_skipped and seg in (node.get("role"), node.get("type")):
+            tag_skipped = True  # the discriminator value pydantic puts in the path
+        elif seg in node or _is_field_name(seg):
+            out += f".{seg}" if out else seg
+            node, tag_skipped = node.get(seg), False
+        # anything else names a union member: not part of the path
+    return out
+
+
+def _is_field_name(seg: str) -> bool:
+    return seg.isidentifier() and seg.islower() and seg not in _TYPE_NAMES
+
+
+_TYPE_NAMES = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})

@@ -1,0 +1,128 @@
+"""The `waystation` command: serve the gateway and manage API keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+
+import typer
+
+from waystation.config.settings import ConfigError, Settings, load_settings
+from waystation.store.keys import KeyStore
+
+app = typer.Typer(help="Waystation, a self-hosted AI gateway.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke the API keys callers use.")
+app.add_typer(keys_app, name="keys")
+
+log = logging.getLogger("waystation.cli")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _ensure_a_key(settings: Settings) -> None:
+    """Never serve open: with no key at all, make one and show it this once."""
+    if settings.master_key:
+        return
+    store = KeyStore(settings.db_path)
+    if store.count_active():
+        return
+    secret, record = store.create("default")
+    typer.echo(
+        "No API key existed, so one was created (it is shown only now; store it safely):\n"
+        f"\n    {secret}\n\n"
+        f"Send it as 'Authorization: Bearer <key>'. Manage keys with 'waystation keys'. "
+        f"(key id {record.id}, database {settings.db_path})",
+        err=True,
+    )
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to listen on [env WAYSTATION_HOST, 127.0.0.1]"),
+    port: int = typer.Option(None, help="Port to listen on [env WAYSTATION_PORT, 8000]"),
+    workers: int = typer.Option(None, help="Worker processes [env WAYSTATION_WORKERS, 1]"),
+) -> None:
+    """Serve the gateway API."""
+    import uvicorn
+
+    settings = _settings()
+    _ensure_a_key(settings)
+    uvicorn.run(
+        "waystation.server.factory:build",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=int(settings.drain_seconds),
+        timeout_keep_alive=75,
+        server_header=False,
+        date_header=False,
+    )
+
+
+@keys_app.command("create")
+def keys_create(name: str = typer.Option(..., "--name", help="A label for the key")) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    store = KeyStore(_settings().db_path)
+    secret, record = store.create(name)
+    typer.echo(secret)
+    typer.echo(f"created key {record.id} ({name}); it will not be shown again", err=True)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the keys (never the secrets)."""
+    store = KeyStore(_settings().db_path)
+    rows = store.list()
+    if not rows:
+        typer.echo("no keys")
+        return
+    typer.echo(f"{'ID':<22} {'NAME':<20} {'KEY':<14} {'CREATED':<20} STATUS")
+    for r in rows:
+        created = dt.datetime.fromtimestamp(r.created, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        status = "revoked" if r.revoked else "active"
+        typer.echo(f"{r.id:<22} {r.name:<20} {r.hint:<14} {created:<20} {status}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: str = typer.Argument(..., help="Key id, or name (revokes all of that name)"),
+) -> None:
+    """Revoke a key; running gateways refuse it within seconds."""
+    store = KeyStore(_settings().db_path)
+    revoked = store.revoke(key)
+    if not revoked:
+        typer.echo(f"error: no active key with id or name '{key}'", err=True)
+        raise typer.Exit(1)
+    for r in revoked:
+        typer.echo(f"revoked {r.id} ({r.name})")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except OSError as exc:  # e.g. the home folder cannot be written
+        logging.getLogger("waystation.cli").debug("command failed", exc_info=True)
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

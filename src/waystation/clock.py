@@ -1,0 +1,32 @@
+"""Injectable time, randomness and ids, so tests can fix them."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+@dataclass
+class Clock:
+    """Wall time for timestamps, a monotonic timer for durations, and a random source."""
+
+    rng: random.Random = field(default_factory=random.Random)
+
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.perf_counter()
+
+    def ulid(self) -> str:
+        """A ULID: 48-bit millisecond time then 80 random bits, Crockford base32."""
+        value = (int(self.now() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+        out = []
+        for _ in range(26):
+            out.append(_CROCKFORD[value & 31])
+            value >>= 5
+        return "".join(reversed(out))

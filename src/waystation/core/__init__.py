@@ -1,0 +1,1 @@
+"""Provider-neutral shapes: the call, stream accumulation and finish reasons."""

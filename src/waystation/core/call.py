@@ -1,0 +1,24 @@
+"""The provider-neutral chat call the server hands to the providers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class ChatCall:
+    """A validated request.
+
+    `body` is the caller's own JSON in the OpenAI chat format, minus the gateway's fields:
+    adapters translate from it, and the OpenAI wire forwards it nearly as is, so a parameter
+    the caller did not set is never sent.
+    """
+
+    model: str
+    stream: bool
+    include_usage: bool
+    body: dict[str, Any]
+    name: str | None = None
+    metadata: dict[str, str] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""What the gateway tells operators: logs now; traces and metrics as they arrive."""

@@ -1,0 +1,1 @@
+"""providers/openai_compat package."""

@@ -1,0 +1,177 @@
+"""The ASGI application: routing, request ids, error rendering, access log and lifespan.
+
+`create_app(settings)` builds everything; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from waystation.clock import Clock
+from waystation.config.settings import Settings
+from waystation.errors import GatewayError, MethodNotAllowed, NotFound
+from waystation.providers.executor import Executor
+from waystation.providers.registry import Registry
+from waystation.server.auth import Authenticator
+from waystation.server.chat import ChatHandler
+from waystation.server.http import ClientDisconnected, Receive, Request, Scope, Send, header_map
+from waystation.server.models import ModelsHandler
+from waystation.server.openapi import openapi_document
+from waystation.store.keys import KeyStore
+
+access_log = logging.getLogger("waystation.access")
+log = logging.getLogger("waystation")
+
+Handler = Callable[[Request], Awaitable[None]]
+
+CHAT_PATHS = (
+    "/v2/gateway/chat/completions",
+    "/v2/router/chat/completions",
+    "/v2/proxy/chat/completions",
+    "/v3/router/chat/completions",
+    "/v1/chat/completions",
+)
+MODEL_PATHS = ("/v2/models", "/v3/router/models", "/v1/models")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class Route:
+    __slots__ = ("auth", "handler", "method")
+
+    def __init__(self, method: str, handler: Handler, *, auth: bool = True) -> None:
+        self.method = method
+        self.handler = handler
+        self.auth = auth
+
+
+class Gateway:
+    """The ASGI callable."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        key_store: KeyStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.registry = Registry(settings)
+        self.executor = Executor(timeout=settings.upstream_timeout)
+        self.keys = key_store or KeyStore(settings.db_path)
+        self.auth = Authenticator(self.keys, settings.master_key)
+        chat = ChatHandler(settings, self.registry, self.executor)
+        models = ModelsHandler(self.registry, self.clock)
+        self.routes: dict[str, Route] = {p: Route("POST", chat) for p in CHAT_PATHS}
+        for p in MODEL_PATHS:
+            self.routes[p] = Route("GET", models)
+        self.routes["/health"] = Route("GET", self._health, auth=False)
+        self.routes["/openapi.json"] = Route("GET", self._openapi, auth=False)
+        self._openapi_body: bytes | None = None
+        self.ready = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def startup(self) -> None:
+        await self.executor.start()
+        await self.auth.start()
+        self.ready = True
+
+    async def shutdown(self) -> None:
+        self.ready = False
+        await self.auth.close()
+        await self.executor.close()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        headers = header_map(scope)
+        incoming = headers.get("x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else self.clock.ulid()
+        path = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/")
+        req = Request(scope, receive, send, request_id, headers, path, scope["method"])
+        try:
+            route = self.routes.get(path)
+            if route is None:
+                raise NotFound(f"Unknown path {path}.", code="unknown_url")
+            if route.method != req.method:
+                raise MethodNotAllowed(f"{req.method} is not allowed on {path}.")
+            if route.auth:
+                req.log["key"] = await self.auth.authenticate(headers.get("authorization"))
+            await route.handler(req)
+        except GatewayError as exc:
+            if not req.started:
+                await req.send_error(exc)
+        except ClientDisconnected:
+            req.log["error"] = "client_disconnected"
+        except Exception:
+            log.exception("unhandled error on %s %s (request %s)", req.method, path, request_id)
+            if not req.started:
+                await req.send_error(GatewayError("The gateway failed to handle this request."))
+        finally:
+            self._access(req, started)
+
+    def _access(self, req: Request, started: float) -> None:
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        fields: dict[str, Any] = {
+            "method": req.method,
+            "path": req.path,
+            "status": req.status,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            "request_id": req.request_id,
+        }
+        fields.update(req.log)
+        access_log.info(
+            "%s %s %s %s %.2fms %s",
+            req.method,
+            req.path,
+            req.status,
+            req.log.get("answered_by") or req.log.get("model", "-"),
+            fields["latency_ms"],
+            req.request_id,
+            extra={"fields": fields},
+        )
+
+    async def _health(self, req: Request) -> None:
+        if self.ready:
+            await req.send_json(200, {"status": "ok"})
+        else:
+            await req.send_json(503, {"status": "starting"})
+
+    async def _openapi(self, req: Request) -> None:
+        if self._openapi_body is None:
+            import orjson
+
+            self._openapi_body = orjson.dumps(openapi_document(self))
+        await req.send_bytes(200, self._openapi_body)
+
+
+def create_app(settings: Settings, **kwargs: Any) -> Gateway:
+    return Gateway(settings, **kwargs)

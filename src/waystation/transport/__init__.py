@@ -1,0 +1,1 @@
+"""Wire-level helpers shared by providers and the server: SSE framing and HTTP sending."""
