@@ -23,6 +23,8 @@ class ProviderSpec:
     refused_params: frozenset[str] = frozenset()
     models: tuple[str, ...] = ()
     extra_headers_from_env: tuple[tuple[str, str], ...] = field(default=())
+    # provider-specific settings: (option name, variables to read, default)
+    option_vars: tuple[tuple[str, tuple[str, ...], str | None], ...] = ()
 
 
 def _compat(
@@ -65,6 +67,48 @@ BUILTIN: dict[str, ProviderSpec] = {
                 ("OpenAI-Project", "OPENAI_PROJECT_ID"),
             ),
         ),
+        ProviderSpec(
+            name="anthropic",
+            wire="anthropic",
+            default_base_url="https://api.anthropic.com",
+            key_vars=("ANTHROPIC_API_KEY",),
+            base_url_vars=("ANTHROPIC_BASE_URL",),
+            models=("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1"),
+            option_vars=(("anthropic_version", ("ANTHROPIC_VERSION",), "2023-06-01"),),
+        ),
+        ProviderSpec(
+            name="google",
+            wire="gemini",
+            default_base_url="https://generativelanguage.googleapis.com",
+            key_vars=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+            base_url_vars=("GEMINI_BASE_URL", "GOOGLE_GEMINI_BASE_URL"),
+            models=("gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite"),
+        ),
+        ProviderSpec(
+            name="bedrock",
+            wire="bedrock",
+            default_base_url="",  # derived from the region by the adapter
+            key_vars=("AWS_BEARER_TOKEN_BEDROCK",),
+            base_url_vars=("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "AWS_ENDPOINT_URL"),
+            needs_key=False,  # the AWS credential chain is resolved by the adapter
+            option_vars=(("region", ("AWS_REGION", "AWS_DEFAULT_REGION"), "us-east-1"),),
+        ),
+        ProviderSpec(
+            name="azure",
+            wire="azure",
+            default_base_url="",  # there is no default: AZURE_OPENAI_ENDPOINT names the resource
+            key_vars=("AZURE_OPENAI_API_KEY",),
+            base_url_vars=("AZURE_OPENAI_ENDPOINT",),
+            option_vars=(("api_version", ("OPENAI_API_VERSION",), "2024-10-21"),),
+        ),
+        ProviderSpec(
+            name="cohere",
+            wire="cohere",
+            default_base_url="https://api.cohere.com",
+            key_vars=("COHERE_API_KEY", "CO_API_KEY"),
+            base_url_vars=("COHERE_BASE_URL", "CO_API_URL"),
+            models=("command-a-03-2025", "command-r-plus-08-2024", "command-r7b-12-2024"),
+        ),
         _compat("groq", "https://api.groq.com/openai/v1",
                 models=("llama-3.3-70b-versatile", "llama-3.1-8b-instant")),
         _compat("mistral", "https://api.mistral.ai/v1",
@@ -90,6 +134,9 @@ BUILTIN: dict[str, ProviderSpec] = {
 
 # Other spellings of the same provider (orq's own names among them).
 ALIASES: dict[str, str] = {
+    "gemini": "google",
+    "google-ai": "google",
+    "aws": "bedrock",
     "togetherai": "together",
     "x-ai": "xai",
     "moonshot": "moonshotai",

@@ -28,6 +28,7 @@ class ProviderConfig:
     key_var: str
     headers: tuple[tuple[str, str], ...] = ()
     models: tuple[str, ...] = ()
+    options: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -100,7 +101,13 @@ def _provider_from_spec(
     headers = [(h, env[v]) for h, v in spec.extra_headers_from_env if env.get(v)]
     headers += [(str(k), str(v)) for k, v in (override.get("headers") or {}).items()]
     models = tuple(str(m) for m in override.get("models", spec.models))
-    return ProviderConfig(spec, base, key, key_var, tuple(headers), models)
+    options: dict[str, str] = {}
+    for option, names, default in spec.option_vars:
+        value, _ = _first(env, names)
+        value = str(override.get(option) or value or default or "")
+        if value:
+            options[option] = value
+    return ProviderConfig(spec, base, key, key_var, tuple(headers), models, options)
 
 
 def _custom_spec(name: str, conf: Mapping[str, Any]) -> ProviderSpec:

@@ -2,16 +2,46 @@
 
 from __future__ import annotations
 
+import importlib
+import logging
+
 from waystation.config.settings import Settings
 from waystation.errors import NotFound, ProviderNotConfigured
 from waystation.providers.base import Adapter, Target
-from waystation.providers.openai_compat.translate import OpenAIAdapter
+
+log = logging.getLogger("waystation.providers")
+
+# wire format → the adapter class that speaks it
+ADAPTERS: dict[str, str] = {
+    "openai": "waystation.providers.openai_compat.translate:OpenAIAdapter",
+    "anthropic": "waystation.providers.anthropic.translate:AnthropicAdapter",
+    "gemini": "waystation.providers.gemini.translate:GeminiAdapter",
+    "bedrock": "waystation.providers.bedrock.translate:BedrockAdapter",
+    "azure": "waystation.providers.azure.translate:AzureAdapter",
+    "cohere": "waystation.providers.cohere.translate:CohereAdapter",
+}
+
+
+def load_adapters() -> dict[str, Adapter]:
+    """Every adapter whose module is present (an optional extra may be missing)."""
+    out: dict[str, Adapter] = {}
+    for wire, ref in ADAPTERS.items():
+        module_name, _, cls_name = ref.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # this wire format is not part of this build
+            log.warning("the %s adapter needs %s, which is not installed", wire, exc.name)
+            continue
+        out[wire] = getattr(module, cls_name)()
+    return out
 
 
 class Registry:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._adapters: dict[str, Adapter] = {"openai": OpenAIAdapter()}
+        self._adapters = load_adapters()
         self._targets: dict[str, Target] = {}
 
     def adapter_for(self, target: Target) -> Adapter:
