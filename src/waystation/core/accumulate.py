@@ -13,7 +13,7 @@ _TEXT_FIELDS = ("content", "refusal", "reasoning", "reasoning_signature", "redac
 
 
 class _ChoiceState:
-    __slots__ = ("finish_reason", "logprobs", "message", "tool_calls", "texts")
+    __slots__ = ("finish_reason", "logprobs", "message", "texts", "tool_calls")
 
     def __init__(self) -> None:
         self.texts: dict[str, list[str]] = {}
@@ -77,7 +77,8 @@ class StreamAccumulator:
         for index in sorted(self._choices):
             state = self._choices[index]
             message = dict(state.message)
-            message["content"] = "".join(state.texts["content"]) if "content" in state.texts else None
+            text = state.texts.get("content")
+            message["content"] = "".join(text) if text is not None else None
             for key in _TEXT_FIELDS[1:]:
                 if key in state.texts:
                     message[key] = "".join(state.texts[key])

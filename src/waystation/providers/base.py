@@ -42,9 +42,22 @@ class Target:
         return self.provider.name
 
 
+class EventParser(Protocol):
+    """Cuts the raw bytes of a streamed answer into wire events (SSE for most providers)."""
+
+    def feed(self, chunk: bytes) -> list[Any]: ...
+
+    def close(self) -> list[Any]: ...
+
+
 class StreamDecoder(Protocol):
     def feed(self, event: SSEEvent) -> list[Chunk]:
-        """Translate one wire event into zero or more OpenAI chunks."""
+        """Translate one wire event (what the adapter's event parser yields) into chunks.
+
+        After the finish chunk a decoder always yields one `{"choices": [], "usage": …}` chunk
+        when the provider reported usage; the server drops it unless the caller asked for
+        `stream_options.include_usage`.
+        """
 
     def close(self) -> list[Chunk]:
         """Chunks owed when the wire stream ends; raises if it ended before it was complete."""
@@ -58,6 +71,9 @@ class Adapter(Protocol):
 
     def decode(self, body: bytes, target: Target) -> dict[str, Any]:
         """A wire response body → an OpenAI `chat.completion` dict."""
+
+    def event_parser(self) -> EventParser:
+        """A fresh parser for one streamed answer (an `SSEParser` for SSE wire formats)."""
 
     def stream_decoder(self, target: Target) -> StreamDecoder: ...
 

@@ -16,7 +16,7 @@ from waystation.providers.base import Adapter, Target, WireRequest
 from waystation.providers.executor import Executor, WireStream
 from waystation.providers.registry import Registry
 from waystation.server.http import Request
-from waystation.transport.sse import DONE, SSEParser, frame
+from waystation.transport.sse import DONE, frame
 
 log = logging.getLogger("waystation.chat")
 
@@ -74,7 +74,7 @@ class ChatHandler:
         gone = asyncio.Event()
         watcher = asyncio.create_task(_watch_disconnect(req, upstream, gone))
         try:
-            await _pump(req, upstream, adapter, target)
+            await _pump(req, upstream, adapter, target, call.include_usage)
         except UpstreamError as exc:
             if gone.is_set():
                 req.log["error"] = "client_disconnected"
@@ -89,18 +89,31 @@ class ChatHandler:
             req.log["error"] = "client_disconnected"
 
 
-async def _pump(req: Request, upstream: WireStream, adapter: Adapter, target: Target) -> None:
-    parser = SSEParser()
+async def _pump(
+    req: Request, upstream: WireStream, adapter: Adapter, target: Target, include_usage: bool
+) -> None:
+    parser = adapter.event_parser()
     decoder = adapter.stream_decoder(target)
     send = req.send
     async for data in upstream.chunks():
-        out = [frame(chunk) for event in parser.feed(data) for chunk in decoder.feed(event)]
+        out = [
+            frame(chunk)
+            for event in parser.feed(data)
+            for chunk in decoder.feed(event)
+            if include_usage or not _is_usage_only(chunk)
+        ]
         if out:
             await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
-    tail = [frame(chunk) for event in parser.close() for chunk in decoder.feed(event)]
-    tail.extend(frame(chunk) for chunk in decoder.close())
-    tail.append(DONE)
-    await send({"type": "http.response.body", "body": b"".join(tail), "more_body": False})
+    tail = [chunk for event in parser.close() for chunk in decoder.feed(event)]
+    tail.extend(decoder.close())
+    body = [frame(c) for c in tail if include_usage or not _is_usage_only(c)]
+    body.append(DONE)
+    await send({"type": "http.response.body", "body": b"".join(body), "more_body": False})
+
+
+def _is_usage_only(chunk: dict[str, object]) -> bool:
+    """The trailing usage chunk, which callers get only when they asked for it."""
+    return not chunk.get("choices") and "usage" in chunk
 
 
 async def _send_stream_error(req: Request, exc: GatewayError) -> None:

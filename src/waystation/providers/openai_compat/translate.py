@@ -19,6 +19,7 @@ from waystation.errors import UnsupportedParameter, UpstreamBadResponse, Upstrea
 from waystation.providers.base import Target, WireRequest
 from waystation.providers.openai_compat.stream import OpenAIStreamDecoder
 from waystation.providers.upstream_status import error_for_status
+from waystation.transport.sse import SSEParser
 
 # Parameters of our API that OpenAI's own chat API does not take; a provider may list some of
 # them as extras it does take (vLLM and others take `top_k`).
@@ -75,6 +76,9 @@ class OpenAIAdapter:
         for choice in data["choices"]:
             choice["finish_reason"] = normalise_finish_reason(choice.get("finish_reason") or "stop")
         return data
+
+    def event_parser(self) -> SSEParser:
+        return SSEParser()
 
     def stream_decoder(self, target: Target) -> OpenAIStreamDecoder:
         return OpenAIStreamDecoder(target)
