@@ -128,8 +128,10 @@ def _to_call(req: ChatCompletionRequest, data: dict[str, Any]) -> ChatCall:
 
 
 def _to_invalid_request(exc: ValidationError, data: Any) -> InvalidRequest:
-    err = exc.errors(include_url=False)[0]
-    param = _param_path(err.get("loc", ()), data)
+    # For a union (`str | list[part]`) pydantic reports every member; the deepest path is the
+    # one that names what the caller actually got wrong.
+    candidates = [(_param_path(e.get("loc", ()), data), e) for e in exc.errors(include_url=False)]
+    param, err = max(candidates, key=lambda c: c[0].count(".") + c[0].count("["))
     kind = err.get("type", "")
     if kind == "extra_forbidden":
         message = f"Unrecognized request argument supplied: {param}"
@@ -148,19 +150,35 @@ def _param_path(loc: tuple[Any, ...], data: Any) -> str:
     out = ""
     node = data
     tag_skipped = False
-    for seg in loc:
+    for i, seg in enumerate(loc):
         if isinstance(seg, int) and isinstance(node, list) and 0 <= seg < len(node):
             out += f"[{seg}]"
             node, tag_skipped = node[seg], False
         elif not isinstance(seg, str) or not isinstance(node, dict):
             continue
-        elif not tag_skipped and seg in (node.get("role"), node.get("type")):
+        elif not tag_skipped and _is_tag(seg, node, loc[i + 1:]):
             tag_skipped = True  # the discriminator value pydantic puts in the path
         elif seg in node or _is_field_name(seg):
             out += f".{seg}" if out else seg
             node, tag_skipped = node.get(seg), False
         # anything else names a union member: not part of the path
     return out
+
+
+def _is_tag(seg: str, node: dict[str, Any], rest: tuple[Any, ...]) -> bool:
+    if seg not in (node.get("role"), node.get("type")):
+        return False
+    if seg not in node:
+        return True
+    # `{"type": "function", "function": {...}}`: a key of that name is a tag only when the
+    # path does not go on into it
+    child = node[seg]
+    nxt = rest[0] if rest else None
+    return not (
+        nxt is None
+        or (isinstance(child, dict) and nxt in child)
+        or (isinstance(child, list) and isinstance(nxt, int))
+    )
 
 
 def _is_field_name(seg: str) -> bool:
