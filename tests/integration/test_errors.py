@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from tests.conftest import MASTER_KEY, RunningGateway, gateway_env
-from tests.fakes.openai_server import Fault, FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI, Fault
 
 MSG = [{"role": "user", "content": "hi"}]
 

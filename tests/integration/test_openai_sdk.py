@@ -191,7 +191,8 @@ def test_health_and_openapi_need_no_key(gateway: RunningGateway) -> None:
     assert httpx.get(f"{gateway.url}/health").json() == {"status": "ok"}
     doc = httpx.get(f"{gateway.url}/openapi.json").json()
     for path in ("/v2/gateway/chat/completions", "/v2/router/chat/completions",
-                 "/v3/router/chat/completions", "/v1/chat/completions", "/v2/proxy/chat/completions",
-                 "/v2/models", "/v3/router/models", "/v1/models", "/health"):
+                 "/v3/router/chat/completions", "/v1/chat/completions",
+                 "/v2/proxy/chat/completions", "/v2/models", "/v3/router/models", "/v1/models",
+                 "/health"):
         assert path in doc["paths"], path
     assert "ChatCompletionRequest" in doc["components"]["schemas"]

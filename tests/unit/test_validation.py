@@ -138,7 +138,8 @@ def test_thinking_budget_rules() -> None:
 
 def test_audio_is_required_with_the_audio_modality_and_enums_hold() -> None:
     rejects(body(modalities=["text", "audio"]), "audio", "required")
-    parse_chat_request(body(modalities=["text", "audio"], audio={"voice": "alloy", "format": "wav"}))
+    voice = {"voice": "alloy", "format": "wav"}
+    parse_chat_request(body(modalities=["text", "audio"], audio=voice))
     rejects(body(modalities=["text", "audio"], audio={"voice": "bob", "format": "wav"}),
             "audio.voice")
     rejects(body(audio={"voice": "alloy", "format": "ogg"}), "audio.format")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import signal
 import sys
 
 import typer
@@ -55,6 +56,9 @@ def serve(
 
     settings = _settings()
     _ensure_a_key(settings)
+    # uvicorn drains on SIGTERM, then re-raises the signal under the handler that was in place
+    # before it started; a no-op one here makes a completed drain exit with status 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         "waystation.server.factory:build",
         factory=True,
@@ -87,7 +91,7 @@ def keys_create(name: str = typer.Option(..., "--name", help="A label for the ke
 def keys_list() -> None:
     """List the keys (never the secrets)."""
     store = KeyStore(_settings().db_path)
-    rows = store.list()
+    rows = store.list_keys()
     if not rows:
         typer.echo("no keys")
         return

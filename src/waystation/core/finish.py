@@ -21,5 +21,5 @@ _SYNONYMS = {
 def normalise_finish_reason(value: object) -> str | None:
     """Map a provider's value onto the five; an unknown non-null value reads as `stop`."""
     if value is None or value in FINISH_REASONS:
-        return value  # type: ignore[return-value]
+        return value
     return _SYNONYMS.get(str(value).lower(), "stop")

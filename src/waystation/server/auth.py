@@ -1,8 +1,9 @@
 """Bearer-key authentication without a database call on the hot path.
 
-Active key hashes are held in memory and refreshed in the background; a key the process has
-not seen yet triggers at most one refresh a second (off the event loop), so a key created with
-`waystation keys create` works at once and a revoked one stops within the refresh interval.
+Active key hashes are held in memory and refreshed in the background. A key the process has
+not seen yet is looked up in the store (off the event loop, at most `lookups_per_second` such
+lookups, so guessing keys cannot load the database), so a key created with `waystation keys
+create` works at once and a revoked one stops within the refresh interval.
 """
 
 from __future__ import annotations
@@ -22,14 +23,20 @@ MASTER_KEY_ID = "master"
 
 class Authenticator:
     def __init__(
-        self, store: KeyStore, master_key: str | None, *, refresh_seconds: float = 5.0
+        self,
+        store: KeyStore,
+        master_key: str | None,
+        *,
+        refresh_seconds: float = 5.0,
+        lookups_per_second: int = 20,
     ) -> None:
         self._store = store
         self._master_hash = hash_key(master_key) if master_key else None
         self._hashes: dict[str, str] = {}
         self._refresh_seconds = refresh_seconds
-        self._last_refresh = 0.0
-        self._lock = asyncio.Lock()
+        self._lookups_per_second = lookups_per_second
+        self._window = 0
+        self._window_lookups = 0
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -46,7 +53,6 @@ class Authenticator:
             self._hashes = await asyncio.to_thread(self._store.active_hashes)
         except Exception:  # a broken store must not take serving down with it
             log.exception("cannot read API keys; keeping the last known set")
-        self._last_refresh = time.monotonic()
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -60,14 +66,24 @@ class Authenticator:
         if self._master_hash is not None and hmac.compare_digest(digest, self._master_hash):
             return MASTER_KEY_ID
         key_id = self._hashes.get(digest)
-        if key_id is None and time.monotonic() - self._last_refresh > 1.0:
-            async with self._lock:
-                if time.monotonic() - self._last_refresh > 1.0:
-                    await self.refresh()
-            key_id = self._hashes.get(digest)
+        if key_id is None and self._may_look_up():
+            try:
+                key_id = await asyncio.to_thread(self._store.lookup, digest)
+            except Exception:
+                log.exception("cannot look an API key up")
+            if key_id is not None:
+                self._hashes[digest] = key_id
         if key_id is None:
             raise AuthenticationFailed("Incorrect API key provided.", code="invalid_api_key")
         return key_id
+
+
+    def _may_look_up(self) -> bool:
+        window = int(time.monotonic())
+        if window != self._window:
+            self._window, self._window_lookups = window, 0
+        self._window_lookups += 1
+        return self._window_lookups <= self._lookups_per_second
 
 
 def _bearer(header: str | None) -> str:

@@ -80,7 +80,7 @@ class KeyStore:
             )
         return secret, record
 
-    def list(self, *, include_revoked: bool = True) -> list[KeyRecord]:
+    def list_keys(self, *, include_revoked: bool = True) -> list[KeyRecord]:
         sql = "SELECT id, name, hint, created, revoked FROM api_keys"
         if not include_revoked:
             sql += " WHERE revoked IS NULL"
@@ -109,6 +109,14 @@ class KeyStore:
                 "SELECT key_hash, id FROM api_keys WHERE revoked IS NULL"
             ).fetchall()
         return {h: i for h, i in rows}
+
+    def lookup(self, key_hash: str) -> str | None:
+        """The id of the active key with this hash, if any."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT id FROM api_keys WHERE key_hash = ? AND revoked IS NULL", (key_hash,)
+            ).fetchone()
+        return row[0] if row else None
 
     def count_active(self) -> int:
         return len(self.active_hashes())

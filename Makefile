@@ -1,0 +1,38 @@
+# The two commands: `make serve` runs the gateway, `make test` runs the whole test suite.
+# Both set up what they need on a fresh machine (a virtualenv in .venv) and nothing else.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ORQ41  := .deps/orq41
+
+.PHONY: serve test lint install clean
+
+serve: $(STAMP)
+	$(BIN)/waystation serve
+
+test: $(STAMP) $(ORQ41)/.installed
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# The 4.1 generation of orq-ai-sdk (the one that calls /v2/gateway) lives beside the current
+# one, in its own folder, for the compatibility test that runs it in a separate interpreter.
+$(ORQ41)/.installed: $(STAMP)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --upgrade \
+		--target $(ORQ41) 'orq-ai-sdk==4.1.3'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .deps .pytest_cache .mypy_cache .ruff_cache
