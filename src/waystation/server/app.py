@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
+from waystation.api.chat_request import ChatCompletionRequest
+from waystation.api.responses import ChatCompletion, ModelList
 from waystation.clock import Clock
 from waystation.config.settings import Settings
-from waystation.errors import GatewayError, MethodNotAllowed, NotFound
+from waystation.errors import GatewayError
 from waystation.providers.executor import Executor
 from waystation.providers.registry import Registry
 from waystation.server.auth import Authenticator
@@ -21,12 +22,11 @@ from waystation.server.chat import ChatHandler
 from waystation.server.http import ClientDisconnected, Receive, Request, Scope, Send, header_map
 from waystation.server.models import ModelsHandler
 from waystation.server.openapi import openapi_document
+from waystation.server.routing import Route, Router
 from waystation.store.keys import KeyStore
 
 access_log = logging.getLogger("waystation.access")
 log = logging.getLogger("waystation")
-
-Handler = Callable[[Request], Awaitable[None]]
 
 CHAT_PATHS = (
     "/v2/gateway/chat/completions",
@@ -37,15 +37,6 @@ CHAT_PATHS = (
 )
 MODEL_PATHS = ("/v2/models", "/v3/router/models", "/v1/models")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-class Route:
-    __slots__ = ("auth", "handler", "method")
-
-    def __init__(self, method: str, handler: Handler, *, auth: bool = True) -> None:
-        self.method = method
-        self.handler = handler
-        self.auth = auth
 
 
 class Gateway:
@@ -66,11 +57,18 @@ class Gateway:
         self.auth = Authenticator(self.keys, settings.master_key)
         chat = ChatHandler(settings, self.registry, self.executor)
         models = ModelsHandler(self.registry, self.clock)
-        self.routes: dict[str, Route] = {p: Route("POST", chat) for p in CHAT_PATHS}
+        self.router = Router()
+        for p in CHAT_PATHS:
+            self.router.add(Route(
+                "POST", p, chat, summary="Create a chat completion (JSON, or SSE when `stream`)",
+                body=ChatCompletionRequest, answer=ChatCompletion, tag="chat"))
         for p in MODEL_PATHS:
-            self.routes[p] = Route("GET", models)
-        self.routes["/health"] = Route("GET", self._health, auth=False)
-        self.routes["/openapi.json"] = Route("GET", self._openapi, auth=False)
+            self.router.add(Route("GET", p, models, summary="List the configured models",
+                                  answer=ModelList, tag="models"))
+        self.router.add(Route("GET", "/health", self._health, auth=False,
+                              summary="Readiness: 200 once the gateway serves", tag="operations"))
+        self.router.add(Route("GET", "/openapi.json", self._openapi, auth=False,
+                              summary="This document", tag="operations"))
         self._openapi_body: bytes | None = None
         self.ready = False
 
@@ -117,11 +115,7 @@ class Gateway:
             path = path.rstrip("/")
         req = Request(scope, receive, send, request_id, headers, path, scope["method"])
         try:
-            route = self.routes.get(path)
-            if route is None:
-                raise NotFound(f"Unknown path {path}.", code="unknown_url")
-            if route.method != req.method:
-                raise MethodNotAllowed(f"{req.method} is not allowed on {path}.")
+            route, req.path_params = self.router.match(req.method, path)
             if route.auth:
                 req.log["key"] = await self.auth.authenticate(headers.get("authorization"))
             await route.handler(req)

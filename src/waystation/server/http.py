@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, parse_qsl
 
 import orjson
 
@@ -35,14 +36,22 @@ class Request:
     headers: dict[str, str]
     path: str
     method: str
+    path_params: dict[str, str] = field(default_factory=dict)
     # filled in by handlers for the access log
     log: dict[str, Any] = field(default_factory=dict)
     status: int = 0
     started: bool = False
 
     @property
-    def query(self) -> bytes:
-        return self.scope.get("query_string", b"")
+    def query(self) -> dict[str, str]:
+        """Query parameters (the last value wins for a repeated name)."""
+        raw = self.scope.get("query_string", b"").decode("latin-1")
+        return dict(parse_qsl(raw, keep_blank_values=True)) if raw else {}
+
+    @property
+    def query_lists(self) -> dict[str, list[str]]:
+        raw = self.scope.get("query_string", b"").decode("latin-1")
+        return parse_qs(raw, keep_blank_values=True) if raw else {}
 
     async def body(self, limit: int) -> bytes:
         declared = self.headers.get("content-length")
