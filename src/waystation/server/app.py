@@ -22,7 +22,8 @@ from waystation.server.chat import ChatHandler
 from waystation.server.http import ClientDisconnected, Receive, Request, Scope, Send, header_map
 from waystation.server.models import ModelsHandler
 from waystation.server.openapi import openapi_document
-from waystation.server.routing import Route, Router
+from waystation.server.routes import register_management_routes
+from waystation.server.routing import Route, RouteTable
 from waystation.store.keys import KeyStore
 
 access_log = logging.getLogger("waystation.access")
@@ -57,7 +58,7 @@ class Gateway:
         self.auth = Authenticator(self.keys, settings.master_key)
         chat = ChatHandler(settings, self.registry, self.executor)
         models = ModelsHandler(self.registry, self.clock)
-        self.router = Router()
+        self.router = RouteTable()
         for p in CHAT_PATHS:
             self.router.add(Route(
                 "POST", p, chat, summary="Create a chat completion (JSON, or SSE when `stream`)",
@@ -69,6 +70,7 @@ class Gateway:
                               summary="Readiness: 200 once the gateway serves", tag="operations"))
         self.router.add(Route("GET", "/openapi.json", self._openapi, auth=False,
                               summary="This document", tag="operations"))
+        register_management_routes(self)
         self._openapi_body: bytes | None = None
         self.ready = False
 

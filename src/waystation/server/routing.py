@@ -35,7 +35,7 @@ class Route:
     extra_doc: dict[str, Any] = field(default_factory=dict)
 
 
-class Router:
+class RouteTable:
     def __init__(self) -> None:
         self._exact: dict[str, dict[str, Route]] = {}
         self._patterns: list[tuple[re.Pattern[str], dict[str, Route]]] = []
