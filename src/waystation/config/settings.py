@@ -48,6 +48,10 @@ class Settings:
     drain_seconds: float = 30.0
     upstream_timeout: float = 600.0
     drop_unsupported_params: bool = False
+    redis_url: str | None = None  # shared state (cache, health) across replicas when set
+    health_failures: int = 3  # consecutive failures that cool a model down
+    health_cooldown: float = 30.0  # seconds a failing model is skipped before it is probed
+    retry_max_wait: float = 60.0  # cap on the total backoff of one request's retries
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     provider_aliases: Mapping[str, str] = field(default_factory=dict)
@@ -149,6 +153,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body = int(env.get("WAYSTATION_MAX_BODY_BYTES", str(20 * 1024 * 1024)))
         drain = float(env.get("WAYSTATION_DRAIN_SECONDS", "30"))
         upstream_timeout = float(env.get("WAYSTATION_UPSTREAM_TIMEOUT", "600"))
+        health_failures = int(env.get("WAYSTATION_HEALTH_FAILURES", "3"))
+        health_cooldown = float(env.get("WAYSTATION_HEALTH_COOLDOWN", "30"))
+        retry_max_wait = float(env.get("WAYSTATION_RETRY_MAX_WAIT", "60"))
     except ValueError as exc:
         raise ConfigError(f"a numeric WAYSTATION_ setting is not a number: {exc}") from exc
     log_format = env.get("WAYSTATION_LOG_FORMAT", "text").lower()
@@ -169,6 +176,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env.get("WAYSTATION_DROP_UNSUPPORTED_PARAMS"),
             bool(file_conf.get("drop_unsupported_params", False)),
         ),
+        redis_url=env.get("WAYSTATION_REDIS_URL") or None,
+        health_failures=health_failures,
+        health_cooldown=health_cooldown,
+        retry_max_wait=retry_max_wait,
         providers=providers,
         aliases=aliases,
         provider_aliases=dict(ALIASES),
