@@ -260,10 +260,10 @@ def _type_union(
     if not rest:
         raise ctx.refuse(f"{path}.type", "type", "a value that can only be null has no type")
     if len(rest) == 1:
-        out = _single({**node, "type": rest[0]}, path, ctx, depth)
+        single = _single({**node, "type": rest[0]}, path, ctx, depth)
         if nullable:
-            out["nullable"] = True
-        return out
+            single["nullable"] = True
+        return single
     base = {k: v for k, v in node.items() if k not in ANNOTATIONS}
     members = [_single({**base, "type": k}, path, ctx, depth) for k in rest]
     if nullable:
