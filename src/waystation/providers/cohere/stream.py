@@ -1,0 +1,143 @@
+"""Cohere v2 chat SSE events → OpenAI chunks.
+
+Cohere names each event by its `type` (message-start, content-start/-delta/-end,
+tool-plan-delta, tool-call-start/-delta/-end, citation-start/-end, message-end, debug). Text
+and thinking deltas become `content` and `reasoning` deltas, the tool plan becomes `content`
+(as in the non-streamed answer), tool calls stream their arguments as they come, and
+message-end carries the finish reason and usage. Citations and debug events have no OpenAI
+form and are skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from waystation.errors import UpstreamBadResponse, UpstreamConnectionError
+from waystation.providers.base import Chunk, Target
+from waystation.providers.cohere import response
+from waystation.transport.sse import SSEEvent
+
+
+class CohereStreamDecoder:
+    __slots__ = ("_created", "_done", "_id", "_target", "_tool_index")
+
+    def __init__(self, target: Target, clock: Callable[[], float] = time.time) -> None:
+        self._target = target
+        self._created = int(clock())
+        self._id = ""
+        self._done = False
+        self._tool_index: dict[int, int] = {}  # Cohere's tool-call index → ours
+
+    def feed(self, event: SSEEvent) -> list[Chunk]:
+        if not event.data or event.data == "[DONE]":
+            return []
+        data = self._load(event.data)
+        kind = data.get("type") or event.event
+        handler = _HANDLERS.get(str(kind))
+        return handler(self, data) if handler else []
+
+    def close(self) -> list[Chunk]:
+        if not self._done:
+            raise UpstreamConnectionError(
+                f"{self._target.provider_name} ended the stream before the answer was complete",
+                provider=self._target.provider_name,
+            )
+        return []
+
+    # -- events ---------------------------------------------------------------------------
+    def _message_start(self, data: dict[str, Any]) -> list[Chunk]:
+        self._id = str(data.get("id") or self._id)
+        return [self._chunk({"role": "assistant"})]
+
+    def _content(self, data: dict[str, Any]) -> list[Chunk]:
+        content = _path(data, "delta", "message", "content")
+        delta: dict[str, Any] = {}
+        if content.get("text"):
+            delta["content"] = content["text"]
+        if content.get("thinking"):
+            delta["reasoning"] = content["thinking"]
+        lp = data.get("logprobs")
+        if not delta and not lp:
+            return []
+        chunk = self._chunk(delta)
+        if lp:
+            entries = response.logprob_entries([lp])
+            chunk["choices"][0]["logprobs"] = {"content": entries, "refusal": None}
+        return [chunk]
+
+    def _tool_plan(self, data: dict[str, Any]) -> list[Chunk]:
+        plan = _path(data, "delta", "message").get("tool_plan")
+        return [self._chunk({"content": plan})] if plan else []
+
+    def _tool_call_start(self, data: dict[str, Any]) -> list[Chunk]:
+        raw = _path(data, "delta", "message", "tool_calls")
+        index = self._tool_index.setdefault(int(data.get("index") or 0), len(self._tool_index))
+        call = response.tool_call(raw)
+        return [self._chunk({"tool_calls": [{"index": index, **call}]})]
+
+    def _tool_call_delta(self, data: dict[str, Any]) -> list[Chunk]:
+        args = _path(data, "delta", "message", "tool_calls", "function").get("arguments")
+        if not args:
+            return []
+        index = self._tool_index.get(int(data.get("index") or 0))
+        if index is None:
+            raise UpstreamBadResponse(
+                f"{self._target.provider_name} streamed tool arguments before the tool call",
+                provider=self._target.provider_name,
+            )
+        return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": args}}]})]
+
+    def _message_end(self, data: dict[str, Any]) -> list[Chunk]:
+        delta = data.get("delta") or {}
+        name = self._target.provider_name
+        reason = response.finish_reason(delta.get("finish_reason"), delta.get("error"), name)
+        self._done = True
+        out = [self._chunk({}, reason)]
+        usage = response.usage(delta.get("usage"))
+        if usage is not None:
+            out.append({**self._head(), "choices": [], "usage": usage})
+        return out
+
+    # -- shapes ---------------------------------------------------------------------------
+    def _head(self) -> dict[str, Any]:
+        return {"id": self._id, "object": "chat.completion.chunk", "created": self._created,
+                "model": self._target.public_model}
+
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> Chunk:
+        return {**self._head(),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    def _load(self, raw: str) -> dict[str, Any]:
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            raise UpstreamBadResponse(
+                f"{self._target.provider_name} sent a stream event that is not a JSON object",
+                provider=self._target.provider_name,
+            )
+        return data
+
+
+def _path(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The object at `keys`, or an empty one: optional layers of an event are often absent."""
+    node: Any = data
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+_HANDLERS: dict[str, Callable[[CohereStreamDecoder, dict[str, Any]], list[Chunk]]] = {
+    "message-start": CohereStreamDecoder._message_start,
+    "content-start": CohereStreamDecoder._content,
+    "content-delta": CohereStreamDecoder._content,
+    "tool-plan-delta": CohereStreamDecoder._tool_plan,
+    "tool-call-start": CohereStreamDecoder._tool_call_start,
+    "tool-call-delta": CohereStreamDecoder._tool_call_delta,
+    "message-end": CohereStreamDecoder._message_end,
+}

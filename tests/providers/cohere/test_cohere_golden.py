@@ -1,0 +1,193 @@
+"""Cohere v2 translation against golden files: request → wire, wire → response, SSE → chunks,
+error bodies → errors, refusals, and stream/non-stream parity.
+
+Each `golden/*.json` holds an input and the expected output under `expect`. To regenerate the
+expectations after a deliberate change, run with WAYSTATION_UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from waystation.config.catalogue import BUILTIN
+from waystation.config.settings import ProviderConfig
+from waystation.core.accumulate import StreamAccumulator
+from waystation.core.call import ChatCall
+from waystation.errors import GatewayError, InvalidRequest, UnsupportedParameter
+from waystation.providers.base import Target
+from waystation.providers.cohere.translate import CohereAdapter
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("WAYSTATION_UPDATE_GOLDEN") == "1"
+NOW = 1732500000.0
+
+
+def adapter() -> CohereAdapter:
+    return CohereAdapter(clock=lambda: NOW)
+
+
+def target(model: str) -> Target:
+    provider = ProviderConfig(spec=BUILTIN["cohere"], base_url="https://api.cohere.com",
+                              api_key="co-key", key_var="COHERE_API_KEY")
+    return Target(provider, model, f"cohere/{model}")
+
+
+def cases(kind: str) -> list[Any]:
+    out = []
+    for path in sorted(GOLDEN.glob("*.json")):
+        data = json.loads(path.read_text())
+        if data["kind"] == kind:
+            out.append(pytest.param(path, data, id=path.stem))
+    return out
+
+
+def check(path: Path, data: dict[str, Any], actual: Any) -> None:
+    actual = json.loads(orjson.dumps(actual))
+    if UPDATE:
+        data["expect"] = actual
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return
+    assert "expect" in data, f"{path.name} has no expectation yet"
+    assert actual == data["expect"]
+
+
+def call_for(body: dict[str, Any], stream: bool = False) -> ChatCall:
+    return ChatCall(model=body["model"], stream=stream, include_usage=False, body=body)
+
+
+def stream_chunks(transcript: bytes, tgt: Target) -> list[dict[str, Any]]:
+    """Feed the transcript in small slices, as the network would."""
+    a = adapter()
+    parser, decoder = a.event_parser(), a.stream_decoder(tgt)
+    chunks: list[dict[str, Any]] = []
+    for i in range(0, len(transcript), 11):
+        for event in parser.feed(transcript[i:i + 11]):
+            chunks.extend(decoder.feed(event))
+    for event in parser.close():
+        chunks.extend(decoder.feed(event))
+    chunks.extend(decoder.close())
+    return chunks
+
+
+@pytest.mark.parametrize(("path", "data"), cases("encode"))
+def test_request_becomes_the_golden_wire_request(path: Path, data: dict[str, Any]) -> None:
+    wire = adapter().encode(call_for(data["body"], data["stream"]), target(data["model"]),
+                            drop_unsupported=False)
+    check(path, data, {"method": wire.method, "url": wire.url, "headers": dict(wire.headers),
+                       "body": orjson.loads(wire.body)})
+
+
+@pytest.mark.parametrize(("path", "data"), cases("refuse"))
+def test_what_cohere_cannot_take_is_refused_by_name(path: Path, data: dict[str, Any]) -> None:
+    with pytest.raises(UnsupportedParameter) as info:
+        adapter().encode(call_for(data["body"]), target(data["model"]), drop_unsupported=False)
+    assert info.value.param == data["param"]
+    assert f"'{data['param']}'" in info.value.message and "'cohere'" in info.value.message
+    assert info.value.status == 400
+
+
+@pytest.mark.parametrize(("path", "data"), cases("refuse"))
+def test_what_cohere_cannot_take_is_dropped_when_configured(
+    path: Path, data: dict[str, Any]
+) -> None:
+    wire = adapter().encode(call_for(data["body"]), target(data["model"]), drop_unsupported=True)
+    sent = orjson.loads(wire.body)
+    top = data["param"].split(".")[0].split("[")[0]
+    if top != "messages":
+        assert top not in sent
+    else:
+        assert "input_audio" not in str(sent) and "file_data" not in str(sent)
+        assert "alice" not in str(sent)
+
+
+@pytest.mark.parametrize(("path", "data"), cases("decode"))
+def test_wire_answer_decodes_to_the_golden_response(path: Path, data: dict[str, Any]) -> None:
+    raw = orjson.dumps(data["wire"])
+    if "raises" in data:
+        with pytest.raises(GatewayError) as info:
+            adapter().decode(raw, target(data["model"]))
+        assert type(info.value).__name__ == data["raises"]
+        return
+    check(path, data, adapter().decode(raw, target(data["model"])))
+
+
+@pytest.mark.parametrize(("path", "data"), cases("stream"))
+def test_sse_transcript_decodes_to_the_golden_chunks(path: Path, data: dict[str, Any]) -> None:
+    tgt = target(data["model"])
+    if "raises" in data:
+        with pytest.raises(GatewayError) as info:
+            stream_chunks(data["transcript"].encode(), tgt)
+        assert type(info.value).__name__ == data["raises"]
+        return
+    chunks = stream_chunks(data["transcript"].encode(), tgt)
+    assert all(c["choices"] == [] or c["choices"][0].keys() >= {"delta", "finish_reason"}
+               for c in chunks)
+    assert chunks[-1]["choices"] == [] and "usage" in chunks[-1]
+    check(path, data, chunks)
+
+
+def _same_shape(response: dict[str, Any]) -> dict[str, Any]:
+    """Erase the two differences the shared accumulator makes by construction: it keeps a
+    `system_fingerprint: None` head key, and it collects refusal log probabilities in a list."""
+    out = {k: v for k, v in response.items() if v is not None}
+    for choice in out["choices"]:
+        if choice.get("logprobs"):
+            choice["logprobs"]["refusal"] = choice["logprobs"]["refusal"] or None
+    return out
+
+
+@pytest.mark.parametrize(("path", "data"), [c for c in cases("stream") if "parity" in c.values[1]])
+def test_accumulated_stream_equals_the_non_streamed_answer(
+    path: Path, data: dict[str, Any]
+) -> None:
+    tgt = target(data["model"])
+    acc = StreamAccumulator()
+    for chunk in stream_chunks(data["transcript"].encode(), tgt):
+        acc.add(chunk)
+    decoded = adapter().decode(orjson.dumps(data["parity"]), tgt)
+    assert _same_shape(acc.result()) == _same_shape(decoded)
+
+
+def test_error_bodies_map_to_the_golden_errors() -> None:
+    path = GOLDEN / "errors.json"
+    data = json.loads(path.read_text())
+    out = []
+    for case in data["cases"]:
+        body = case["body"]
+        raw = body.encode() if isinstance(body, str) else orjson.dumps(body)
+        err = adapter().map_error(case["status"], case["headers"], raw, target(data["model"]))
+        out.append({"class": type(err).__name__, "status": err.status, "code": err.code,
+                    "type": err.type, "retry_after": err.retry_after,
+                    "retryable": err.retryable, "upstream_status": err.upstream_status,
+                    "message": err.message})
+    check(path, data, out)
+
+
+def test_named_tool_choice_for_an_unknown_function_is_a_400() -> None:
+    body = {"model": "cohere/m", "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "function", "function": {"name": "a"}}],
+            "tool_choice": {"type": "function", "function": {"name": "b"}}}
+    with pytest.raises(InvalidRequest) as info:
+        adapter().encode(call_for(body), target("m"), drop_unsupported=False)
+    assert info.value.param == "tool_choice"
+
+
+def test_fractional_top_k_is_a_400_not_a_rounded_value() -> None:
+    body = {"model": "cohere/m", "messages": [{"role": "user", "content": "x"}], "top_k": 2.5}
+    with pytest.raises(InvalidRequest) as info:
+        adapter().encode(call_for(body), target("m"), drop_unsupported=False)
+    assert info.value.param == "top_k"
+
+
+def test_tool_result_without_call_id_is_a_400() -> None:
+    body = {"model": "cohere/m", "messages": [{"role": "tool", "content": "x",
+                                               "tool_call_id": None}]}
+    with pytest.raises(InvalidRequest) as info:
+        adapter().encode(call_for(body), target("m"), drop_unsupported=False)
+    assert info.value.param == "messages[0].tool_call_id"
