@@ -70,4 +70,7 @@ def _error(
         status = 529
     elif status < 400:
         status = TYPE_STATUS.get(kind or "", 502)
-    return error_for_status(status, message, provider=provider, headers=headers, code=kind)
+    # a rejection keeps Anthropic's error type as its code; failures keep the gateway's codes,
+    # so callers handle unavailability and rate limits alike whichever provider failed
+    code = kind if 400 <= status < 500 and status != 429 else None
+    return error_for_status(status, message, provider=provider, headers=headers, code=code)

@@ -52,7 +52,7 @@ def _user_part(part: dict[str, Any], path: str, policy: ParamPolicy) -> Block | 
         return _image(part["image_url"], path, policy)
     if kind == "file":
         return _file(part["file"], path, policy)
-    policy.unsupported(f"{path}.type", f"content parts of type '{kind}' cannot be sent")
+    policy.unsupported(f"{path}.{kind}", f"content parts of type '{kind}' cannot be sent")
     return None
 
 

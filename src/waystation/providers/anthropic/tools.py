@@ -80,7 +80,11 @@ def apply_response_format(
     if fmt["type"] == "json_schema" and schema is not None and profile.native_json:
         wire.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": schema}
         return
-    _force_json_tool(body, wire, spec, policy, thinking=thinking)
+    if fmt["type"] == "json_object":
+        why = "json_object is served through a forced tool call"
+    else:
+        why = "this model has no native structured output, so JSON comes through a forced tool"
+    _force_json_tool(body, wire, spec, policy, why=why, thinking=thinking)
 
 
 def _force_json_tool(
@@ -89,9 +93,9 @@ def _force_json_tool(
     spec: dict[str, Any],
     policy: ParamPolicy,
     *,
+    why: str,
     thinking: bool,
 ) -> None:
-    why = "this model answers in JSON through a forced tool call"
     if body.get("tools"):
         raise policy.invalid("response_format", f"{why}, which cannot be combined with tools")
     if body.get("tool_choice") not in (None, "none", "auto"):

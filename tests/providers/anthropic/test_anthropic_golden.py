@@ -1,0 +1,163 @@
+"""Golden files for the Anthropic adapter: each direction of the translation, pinned as JSON.
+
+* golden/encode/*.json  a chat request (validated as the server validates it) → the wire body,
+  or → the 400 it is refused with
+* golden/decode/*.json  an Anthropic Message → the chat completion
+* golden/stream/*.json  an event transcript → the chunks (or the error), and, where named,
+  the parity check: the accumulated stream equals the decoded non-streamed answer
+* golden/errors/*.json  a status, headers and error body → the typed error
+
+Run with WAYSTATION_UPDATE_GOLDEN=1 to rewrite the expected halves after a deliberate change
+(then read the diff).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from waystation.api.validate import parse_chat_request
+from waystation.config.catalogue import BUILTIN
+from waystation.config.settings import ProviderConfig
+from waystation.core.accumulate import StreamAccumulator
+from waystation.errors import GatewayError
+from waystation.providers.anthropic.translate import AnthropicAdapter
+from waystation.providers.base import Target
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("WAYSTATION_UPDATE_GOLDEN") == "1"
+CREATED = 1_700_000_000
+
+
+def target(model: str = "claude-sonnet-4-5") -> Target:
+    provider = ProviderConfig(
+        spec=BUILTIN["anthropic"], base_url="https://api.anthropic.com", api_key="sk-ant-test",
+        key_var="ANTHROPIC_API_KEY", options={"anthropic_version": "2023-06-01"},
+    )
+    return Target(provider, model, f"anthropic/{model}")
+
+
+def adapter() -> AnthropicAdapter:
+    return AnthropicAdapter(clock=lambda: float(CREATED))
+
+
+def error_dict(exc: GatewayError) -> dict[str, Any]:
+    out = {"class": type(exc).__name__, "status": exc.status, "type": exc.type,
+           "code": exc.code, "param": exc.param, "message": exc.message}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        out["retry_after"] = retry_after
+    if hasattr(exc, "retryable"):
+        out["retryable"] = exc.retryable
+    return out
+
+
+def cases(kind: str) -> list[Path]:
+    return sorted((GOLDEN / kind).glob("*.json"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(path.read_bytes())
+    return data
+
+
+def check(path: Path, case: dict[str, Any], key: str, actual: Any) -> None:
+    """Compare with the golden half, or rewrite it in update mode."""
+    if UPDATE:
+        for outcome in ("wire", "completion", "chunks", "error"):
+            case.pop(outcome, None)
+        case[key] = actual
+        path.write_bytes(orjson.dumps(case, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    assert key in case, f"{path.name} has no '{key}'; run with WAYSTATION_UPDATE_GOLDEN=1"
+    assert actual == case[key], path.name
+
+
+@pytest.mark.parametrize("path", cases("encode"), ids=lambda p: p.stem)
+def test_encode(path: Path) -> None:
+    case = load(path)
+    call = parse_chat_request(orjson.dumps(case["request"]))
+    try:
+        wire = adapter().encode(call, target(case.get("model", "claude-sonnet-4-5")),
+                                drop_unsupported=case.get("drop_unsupported", False))
+    except GatewayError as exc:
+        check(path, case, "error", error_dict(exc))
+        return
+    check(path, case, "wire", orjson.loads(wire.body))
+
+
+@pytest.mark.parametrize("path", cases("decode"), ids=lambda p: p.stem)
+def test_decode(path: Path) -> None:
+    case = load(path)
+    model = case.get("model", "claude-sonnet-4-5")
+    got = adapter().decode(orjson.dumps(case["response"]), target(model))
+    check(path, case, "completion", got)
+
+
+def run_stream(case: dict[str, Any]) -> tuple[list[dict[str, Any]], GatewayError | None]:
+    """Frame the transcript as SSE, cut it into awkward slices, and decode it."""
+    raw = b"".join(
+        b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n"
+        for e in case["events"]
+    )
+    a = adapter()
+    parser = a.event_parser()
+    decoder = a.stream_decoder(target(case.get("model", "claude-sonnet-4-5")))
+    chunks: list[dict[str, Any]] = []
+    try:
+        for i in range(0, len(raw), 37):
+            for event in parser.feed(raw[i:i + 37]):
+                chunks.extend(decoder.feed(event))
+        for event in parser.close():
+            chunks.extend(decoder.feed(event))
+        chunks.extend(decoder.close())
+    except GatewayError as exc:
+        return chunks, exc
+    return chunks, None
+
+
+@pytest.mark.parametrize("path", cases("stream"), ids=lambda p: p.stem)
+def test_stream(path: Path) -> None:
+    case = load(path)
+    chunks, exc = run_stream(case)
+    if exc is not None:
+        check(path, case, "error", error_dict(exc))
+        return
+    check(path, case, "chunks", chunks)
+    for chunk in chunks:
+        assert chunk["model"] == "anthropic/" + case.get("model", "claude-sonnet-4-5")
+        for choice in chunk["choices"]:
+            assert "finish_reason" in choice
+    assert chunks[-1]["choices"] == [] and "usage" in chunks[-1]
+    assert chunks[-2]["choices"][0]["finish_reason"] is not None
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in cases("stream") if "parity_with" in load(p)], ids=lambda p: p.stem
+)
+def test_stream_accumulates_to_the_decoded_answer(path: Path) -> None:
+    case = load(path)
+    decoded = load(GOLDEN / case["parity_with"])
+    chunks, exc = run_stream(case)
+    assert exc is None
+    acc = StreamAccumulator()
+    for chunk in chunks:
+        acc.add(chunk)
+    streamed = acc.result()
+    if streamed.get("system_fingerprint") is None:
+        streamed.pop("system_fingerprint", None)
+    expected = adapter().decode(orjson.dumps(decoded["response"]), target())
+    assert streamed == expected
+
+
+@pytest.mark.parametrize("path", cases("errors"), ids=lambda p: p.stem)
+def test_error(path: Path) -> None:
+    case = load(path)
+    body = case["body"]
+    raw = body.encode() if isinstance(body, str) else orjson.dumps(body)
+    exc = adapter().map_error(case["status"], case.get("headers", {}), raw, target())
+    check(path, case, "error", error_dict(exc))
