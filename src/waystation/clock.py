@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import time
@@ -21,6 +22,9 @@ class Clock:
 
     def monotonic(self) -> float:
         return time.perf_counter()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
     def ulid(self) -> str:
         """A ULID: 48-bit millisecond time then 80 random bits, Crockford base32."""

@@ -13,7 +13,8 @@ OpenAI-style ``type``/``code`` it renders as, so handlers never guess::
         ├── UpstreamRateLimited (429) · UpstreamUnavailable (5xx) · UpstreamTimeout (504)
         ├── UpstreamConnectionError (502) · UpstreamBadResponse (502)
         ├── UpstreamRejected (the provider's own 4xx, surfaced with its message)
-        └── ProviderNotConfigured (503: a provider with no credentials)
+        ├── ProviderNotConfigured (503: a provider with no credentials)
+        └── AllAttemptsFailed (every planned attempt failed; holds each attempt)
 """
 
 from __future__ import annotations
@@ -179,3 +180,26 @@ class ProviderNotConfigured(UpstreamError):
     type = "invalid_request_error"
     code = "provider_not_configured"
     retryable = False
+
+
+class AllAttemptsFailed(UpstreamError):
+    """Every model of a routed request failed: the caller sees the most telling attempt's status
+    and message, plus the list of attempts."""
+
+    def __init__(self, telling: UpstreamError, attempts: list[dict[str, Any]]) -> None:
+        super().__init__(
+            f"All {len(attempts)} attempts failed; the most telling: {telling.message}",
+            provider=telling.provider,
+            status=telling.status,
+            retry_after=telling.retry_after,
+            code=telling.code,
+            param=telling.param,
+            error_type=telling.type,
+            upstream_status=telling.upstream_status,
+        )
+        self.attempts = attempts
+
+    def body(self) -> dict[str, Any]:
+        out = super().body()
+        out["error"]["attempts"] = self.attempts
+        return out

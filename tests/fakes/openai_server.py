@@ -265,6 +265,8 @@ class FakeOpenAI:
         try:
             for n, item in enumerate(chunks):
                 if fault and fault.die_after_chunks is not None and n >= fault.die_after_chunks:
+                    if n:
+                        await asyncio.sleep(0.2)  # let the chunks sent so far arrive first
                     assert request.transport is not None
                     request.transport.abort()
                     return resp

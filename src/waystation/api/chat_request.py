@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from waystation.api.messages import NAME_PATTERN, CacheControl, Message, Name, Strict
 
@@ -199,7 +199,17 @@ class KnowledgeBaseQuery(Strict):
     query: str | None = None
 
 
-FallbackCodes = Annotated[list[Annotated[int, Field(ge=400, le=599)]], Field(max_length=20)]
+def _no_repeats(codes: list[int]) -> list[int]:
+    if len(set(codes)) != len(codes):
+        raise ValueError("fallback_on_codes must not repeat a code")
+    return codes
+
+
+FallbackCodes = Annotated[
+    list[Annotated[int, Field(ge=400, le=599)]],
+    Field(max_length=20),
+    AfterValidator(_no_repeats),
+]
 
 
 class Orq(Strict):
@@ -218,13 +228,6 @@ class Orq(Strict):
     knowledge_bases: list[KnowledgeBaseQuery] | None = None
     load_balancer: list[LoadBalancerEntry] | LoadBalancer | None = None
     timeout: Timeout | None = None
-
-    @field_validator("fallback_on_codes")
-    @classmethod
-    def _unique_codes(cls, v: list[int] | None) -> list[int] | None:
-        if v is not None and len(set(v)) != len(v):
-            raise ValueError("fallback_on_codes must not repeat a code")
-        return v
 
 
 class ChatCompletionRequest(Strict):

@@ -11,9 +11,20 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from waystation.api.chat_request import ChatCompletionRequest, ThinkingEnabled
+from waystation.api.chat_request import (
+    ChatCompletionRequest,
+    LoadBalancer,
+    LoadBalancerEntry,
+    ThinkingEnabled,
+)
 from waystation.core.call import ChatCall
 from waystation.errors import InvalidRequest, UnsupportedFeature
+from waystation.routing.options import (
+    DEFAULT_FALLBACK_CODES,
+    DEFAULT_RETRY_CODES,
+    RetryPolicy,
+    RoutingOptions,
+)
 
 # Fields the gateway itself consumes; never forwarded to a provider.
 GATEWAY_FIELDS = frozenset(
@@ -26,21 +37,11 @@ GATEWAY_FIELDS = frozenset(
 # Features of the API that this build does not implement yet. Each is refused with a 400 that
 # names it: an accepted field must do what it says.
 NOT_BUILT: dict[str, str] = {
-    "retry": "retries",
-    "fallbacks": "fallbacks",
-    "fallback_on_codes": "fallbacks",
     "cache": "the response cache",
-    "load_balancer": "load balancing",
-    "timeout": "call timeouts",
     "variables": "prompt variables",
     "guardrails": "guardrails",
     "plugins": "plugins",
-    "orq.retry": "retries",
-    "orq.fallbacks": "fallbacks",
-    "orq.fallback_on_codes": "fallbacks",
     "orq.cache": "the response cache",
-    "orq.load_balancer": "load balancing",
-    "orq.timeout": "call timeouts",
     "orq.inputs": "prompt variables",
     "orq.prompt": "stored prompts",
     "orq.contact": "contacts",
@@ -92,8 +93,8 @@ def _check_cross_field_rules(req: ChatCompletionRequest) -> None:
         raise InvalidRequest(
             "stream_options is only allowed when stream is true.", param="stream_options"
         )
-    if req.model is None:
-        raise InvalidRequest("model is required.", param="model")
+    if req.model is None and _pick(req, "load_balancer") is None:
+        raise InvalidRequest("model is required unless a load_balancer is given.", param="model")
     if not req.messages:
         raise InvalidRequest("messages must hold at least one message.", param="messages")
 
@@ -124,6 +125,40 @@ def _to_call(req: ChatCompletionRequest, data: dict[str, Any]) -> ChatCall:
         body=body,
         name=req.name if req.name is not None else (orq.name if orq else None),
         metadata=req.metadata,
+        routing=_routing(req),
+    )
+
+
+def _pick(req: ChatCompletionRequest, name: str) -> Any:
+    """A routing field: the top-level one wins over the one inside `orq`."""
+    value = getattr(req, name)
+    if value is None and req.orq is not None:
+        value = getattr(req.orq, name)
+    return value
+
+
+def _routing(req: ChatCompletionRequest) -> RoutingOptions:
+    retry = _pick(req, "retry")
+    fallbacks = _pick(req, "fallbacks")
+    codes = _pick(req, "fallback_on_codes")
+    balancer = _pick(req, "load_balancer")
+    timeout = _pick(req, "timeout")
+    if balancer is None and retry is None and fallbacks is None and timeout is None:
+        return RoutingOptions()
+    entries: list[LoadBalancerEntry] | list[Any] = []
+    if isinstance(balancer, LoadBalancer):
+        entries = balancer.models
+    elif isinstance(balancer, list):
+        entries = balancer
+    return RoutingOptions(
+        balanced=tuple((e.model, e.weight) for e in entries),
+        fallbacks=tuple(f.model for f in fallbacks or ()),
+        fallback_on_codes=frozenset(codes) if codes else DEFAULT_FALLBACK_CODES,
+        retry=RetryPolicy(
+            count=retry.count,
+            on_codes=frozenset(retry.on_codes) if retry.on_codes else DEFAULT_RETRY_CODES,
+        ) if retry is not None else RetryPolicy(),
+        call_timeout=timeout.call_timeout / 1000 if timeout is not None else None,
     )
 
 

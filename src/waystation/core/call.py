@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from waystation.routing.options import RoutingOptions
+
 
 @dataclass(slots=True)
 class ChatCall:
@@ -21,4 +23,5 @@ class ChatCall:
     body: dict[str, Any]
     name: str | None = None
     metadata: dict[str, str] | None = None
+    routing: RoutingOptions = field(default_factory=RoutingOptions)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -8,7 +8,7 @@ become typed upstream errors, so callers never see a library's exception.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -42,14 +42,15 @@ class WireStream:
         finally:
             self._resp.release()
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        content = self._resp.content
+    async def read_chunk(self, idle_timeout: float | None = None) -> bytes:
+        """The next bytes of the answer as they arrive; b"" at the end.
+
+        `idle_timeout` (a request's call timeout) bounds the wait when it is shorter than the
+        gateway's own; an expired wait is an `UpstreamTimeout`.
+        """
+        wait = self._idle if idle_timeout is None else min(idle_timeout, self._idle)
         try:
-            while True:
-                data = await asyncio.wait_for(content.readany(), self._idle)
-                if not data:
-                    return
-                yield data
+            return await asyncio.wait_for(self._resp.content.readany(), wait)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(exc, self._provider) from exc
 

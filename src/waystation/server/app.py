@@ -15,8 +15,11 @@ from waystation.api.responses import ChatCompletion, ModelList
 from waystation.clock import Clock
 from waystation.config.settings import Settings
 from waystation.errors import GatewayError
+from waystation.observe.trace import NullRecorder, Recorder
 from waystation.providers.executor import Executor
 from waystation.providers.registry import Registry
+from waystation.routing.health import build_health
+from waystation.routing.runner import Runner
 from waystation.server.auth import Authenticator
 from waystation.server.chat import ChatHandler
 from waystation.server.http import ClientDisconnected, Receive, Request, Scope, Send, header_map
@@ -56,7 +59,9 @@ class Gateway:
         self.executor = Executor(timeout=settings.upstream_timeout)
         self.keys = key_store or KeyStore(settings.db_path)
         self.auth = Authenticator(self.keys, settings.master_key)
-        chat = ChatHandler(settings, self.registry, self.executor)
+        self.health = build_health(settings, self.clock)
+        self.runner = Runner(settings, self.registry, self.executor, self.clock, self.health)
+        self.chat = chat = ChatHandler(settings, self.runner, self.clock, NullRecorder())
         models = ModelsHandler(self.registry, self.clock)
         self.router = RouteTable()
         for p in CHAT_PATHS:
@@ -81,13 +86,24 @@ class Gateway:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
+    @property
+    def recorder(self) -> Recorder:
+        """Where finished traces go (nothing stores them until a store is attached)."""
+        return self.chat.recorder
+
+    @recorder.setter
+    def recorder(self, recorder: Recorder) -> None:
+        self.chat.recorder = recorder
+
     async def startup(self) -> None:
         await self.executor.start()
         await self.auth.start()
+        await self.health.start()
         self.ready = True
 
     async def shutdown(self) -> None:
         self.ready = False
+        await self.health.close()
         await self.auth.close()
         await self.executor.close()
 

@@ -1,20 +1,22 @@
-"""The chat-completions route: validate, resolve, send, and answer as JSON or as SSE."""
+"""The chat-completions route: validate, route, answer as JSON or as SSE, and leave a trace."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 import orjson
 
 from waystation.api.validate import parse_chat_request
+from waystation.clock import Clock
 from waystation.config.settings import Settings
+from waystation.core.accumulate import StreamAccumulator
 from waystation.core.call import ChatCall
 from waystation.errors import GatewayError, UpstreamError
-from waystation.providers.base import Adapter, Target, WireRequest
-from waystation.providers.executor import Executor, WireStream
-from waystation.providers.registry import Registry
+from waystation.observe.trace import Recorder, Trace
+from waystation.routing.runner import Answer, LiveStream, Runner
 from waystation.server.http import Request
 from waystation.transport.sse import DONE, frame
 
@@ -29,86 +31,100 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 class ChatHandler:
-    def __init__(self, settings: Settings, registry: Registry, executor: Executor) -> None:
+    def __init__(
+        self, settings: Settings, runner: Runner, clock: Clock, recorder: Recorder
+    ) -> None:
         self._settings = settings
-        self._registry = registry
-        self._executor = executor
+        self._runner = runner
+        self._clock = clock
+        self.recorder = recorder
 
     async def __call__(self, req: Request) -> None:
-        raw = await req.body(self._settings.max_body_bytes)
-        call = parse_chat_request(raw)
-        req.log["model"] = call.model
-        if call.name is not None:
-            req.log["trace_name"] = call.name
-        if call.metadata:
-            req.log["metadata"] = call.metadata
-        target = self._registry.resolve(call.model)
-        adapter = self._registry.adapter_for(target)
-        wire = adapter.encode(
-            call, target, drop_unsupported=self._settings.drop_unsupported_params
-        )
-        if call.stream:
-            await self._stream(req, call, target, adapter, wire)
-        else:
-            await self._complete(req, target, adapter, wire)
-
-    async def _complete(
-        self, req: Request, target: Target, adapter: Adapter, wire: WireRequest
-    ) -> None:
-        resp = await self._executor.send(wire, target.provider_name)
-        if resp.status >= 300:
-            raise adapter.map_error(resp.status, resp.headers, resp.body, target)
-        data = adapter.decode(resp.body, target)
-        req.log["answered_by"] = target.public_model
-        await req.send_bytes(200, orjson.dumps(data), JSON_HEADERS, _answer_headers(target))
-
-    async def _stream(
-        self, req: Request, call: ChatCall, target: Target, adapter: Adapter, wire: WireRequest
-    ) -> None:
-        upstream = await self._executor.open(wire, target.provider_name)
-        if upstream.status >= 300:
-            body = await upstream.read_all()
-            raise adapter.map_error(upstream.status, upstream.headers, body, target)
-        req.log["answered_by"] = target.public_model
-        await req.start(200, SSE_HEADERS, _answer_headers(target))
-        gone = asyncio.Event()
-        watcher = asyncio.create_task(_watch_disconnect(req, upstream, gone))
+        started = self._clock.monotonic()
+        trace = Trace(id=req.request_id, created=self._clock.now(), key_id=req.log.get("key"))
         try:
-            await _pump(req, upstream, adapter, target, call.include_usage)
+            raw = await req.body(self._settings.max_body_bytes)
+            call = parse_chat_request(raw)
+            _describe(trace, req, call)
+            if call.stream:
+                await self._stream(req, call, trace, started)
+            else:
+                await self._complete(req, call, trace)
+        except GatewayError as exc:
+            trace.error = exc.body()
+            trace.status = exc.status
+            raise
+        finally:
+            if trace.attempts:
+                req.log["attempts"] = len(trace.attempts)
+            trace.latency_ms = (self._clock.monotonic() - started) * 1000
+            trace.status = trace.status or req.status
+            self.recorder.record(trace)
+
+    async def _complete(self, req: Request, call: ChatCall, trace: Trace) -> None:
+        answer = await self._runner.complete(call, trace.attempts)
+        req.log["answered_by"] = trace.model = answer.target.public_model
+        trace.usage = answer.completion.get("usage")
+        trace.response = answer.completion
+        await req.send_bytes(
+            200, orjson.dumps(answer.completion), JSON_HEADERS, _answer_headers(answer, trace)
+        )
+
+    async def _stream(self, req: Request, call: ChatCall, trace: Trace, started: float) -> None:
+        live = await self._runner.stream(call, trace.attempts)
+        req.log["answered_by"] = trace.model = live.target.public_model
+        acc = StreamAccumulator()
+        gone = asyncio.Event()
+        try:
+            await req.start(200, SSE_HEADERS, _answer_headers(live, trace))
+            trace.ttft_ms = (self._clock.monotonic() - started) * 1000
+            watcher = asyncio.create_task(_watch_disconnect(req, live, gone))
+            try:
+                await _pump(req, live, acc, call.include_usage)
+            finally:
+                watcher.cancel()
         except UpstreamError as exc:
+            if not gone.is_set():
+                log.warning("stream from %s failed mid-way: %s", trace.model, exc.message)
+                req.log["error"] = exc.code
+                trace.error = exc.body()
+                await _send_stream_error(req, exc)
+        finally:
+            live.close()
             if gone.is_set():
                 req.log["error"] = "client_disconnected"
-                return
-            log.warning("stream from %s failed mid-way: %s", target.public_model, exc.message)
-            req.log["error"] = exc.code
-            await _send_stream_error(req, exc)
-        finally:
-            watcher.cancel()
-            upstream.close()
-        if gone.is_set():
-            req.log["error"] = "client_disconnected"
+                trace.extra["client_disconnected"] = True
+            trace.response = acc.result() if acc.chunks else None
+            trace.usage = acc.usage
+
+
+def _describe(trace: Trace, req: Request, call: ChatCall) -> None:
+    req.log["model"] = trace.requested_model = call.model
+    trace.stream = call.stream
+    trace.name = call.name
+    trace.metadata = call.metadata
+    trace.request = call.body
+    if call.name is not None:
+        req.log["trace_name"] = call.name
+    if call.metadata:
+        req.log["metadata"] = call.metadata
 
 
 async def _pump(
-    req: Request, upstream: WireStream, adapter: Adapter, target: Target, include_usage: bool
+    req: Request, live: LiveStream, acc: StreamAccumulator, include_usage: bool
 ) -> None:
-    parser = adapter.event_parser()
-    decoder = adapter.stream_decoder(target)
     send = req.send
-    async for data in upstream.chunks():
-        out = [
-            frame(chunk)
-            for event in parser.feed(data)
-            for chunk in decoder.feed(event)
-            if include_usage or not _is_usage_only(chunk)
-        ]
+    chunks: list[dict[str, Any]] | None = live.first
+    while chunks is not None:
+        out = []
+        for chunk in chunks:
+            acc.add(chunk)
+            if include_usage or not _is_usage_only(chunk):
+                out.append(frame(chunk))
         if out:
             await send({"type": "http.response.body", "body": b"".join(out), "more_body": True})
-    tail = [chunk for event in parser.close() for chunk in decoder.feed(event)]
-    tail.extend(decoder.close())
-    body = [frame(c) for c in tail if include_usage or not _is_usage_only(c)]
-    body.append(DONE)
-    await send({"type": "http.response.body", "body": b"".join(body), "more_body": False})
+        chunks = await live.next_chunks()
+    await send({"type": "http.response.body", "body": DONE, "more_body": False})
 
 
 def _is_usage_only(chunk: dict[str, object]) -> bool:
@@ -123,15 +139,18 @@ async def _send_stream_error(req: Request, exc: GatewayError) -> None:
         )
 
 
-async def _watch_disconnect(req: Request, upstream: WireStream, gone: asyncio.Event) -> None:
+async def _watch_disconnect(req: Request, live: LiveStream, gone: asyncio.Event) -> None:
     """Abort the upstream call as soon as the caller hangs up."""
     while True:
         message = await req.receive()
         if message["type"] == "http.disconnect":
             gone.set()
-            upstream.close()
+            live.close()
             return
 
 
-def _answer_headers(target: Target) -> list[tuple[bytes, bytes]]:
-    return [(b"x-waystation-model", target.public_model.encode())]
+def _answer_headers(answer: Answer | LiveStream, trace: Trace) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-waystation-model", answer.target.public_model.encode()),
+        (b"x-waystation-attempts", str(len(trace.attempts)).encode()),
+    ]
