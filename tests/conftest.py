@@ -99,8 +99,8 @@ def start_gateway(tmp_path: Path) -> Iterator[object]:
     """Start a gateway with the given environment; stopped after the test."""
     servers: list[_ServerThread] = []
 
-    def start(env: dict[str, str]) -> RunningGateway:
-        app = create_app(load_settings(env))
+    def start(env: dict[str, str], **app_kwargs: object) -> RunningGateway:
+        app = create_app(load_settings(env), **app_kwargs)
         thread = _ServerThread(app)
         thread.start()
         servers.append(thread)
