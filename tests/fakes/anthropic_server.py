@@ -45,6 +45,8 @@ class Fault:
     message: str = "injected failure"
     headers: dict[str, str] = field(default_factory=dict)
     stream_error_after: int | None = None  # stream: send an `error` event after N events
+    pause_before_error: float = 0.0  # stream: seconds to hold back the error event, so the
+    # events before it leave the gateway first and the error is truly mid-stream
     drop_after: int | None = None  # stream: cut the connection after N events
 
 
@@ -73,6 +75,7 @@ def error_body(kind: str, message: str) -> dict[str, Any]:
 class FakeAnthropic:
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.answers: list[dict[str, Any]] = []
         self.faults: deque[Fault] = deque()
         self.api_key = "sk-ant-fake-upstream"
         self.port = 0
@@ -125,6 +128,7 @@ class FakeAnthropic:
 
     def reset(self) -> None:
         self.requests.clear()
+        self.answers.clear()
         self.faults.clear()
 
     # -- handler ---------------------------------------------------------------------------
@@ -146,6 +150,7 @@ class FakeAnthropic:
             return _error(400, "invalid_request_error", exc.message)
         self._count += 1
         message = answer(body, f"msg_fake{self._count:04d}")
+        self.answers.append(message)
         if body.get("stream"):
             return await self._stream(request, message, fault)
         return web.Response(body=orjson.dumps(message), content_type="application/json")
@@ -156,6 +161,7 @@ class FakeAnthropic:
         await resp.prepare(request)
         for n, event in enumerate(events_for(message)):
             if fault and fault.stream_error_after is not None and n >= fault.stream_error_after:
+                await asyncio.sleep(fault.pause_before_error)
                 await resp.write(_frame(error_body(fault.error_type, fault.message)))
                 break
             if fault and fault.drop_after is not None and n >= fault.drop_after:
