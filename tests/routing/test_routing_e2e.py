@@ -244,3 +244,12 @@ def test_a_failing_model_is_cooled_down_and_skipped(fake_openai: FakeOpenAI, tmp
     resp = chat(gw, model="groq/sick", fallbacks=[{"model": "groq/well"}])
     assert resp.json()["model"] == "groq/well"
     assert all(r.body["model"] != "sick" for r in fake_openai.requests)
+
+
+def test_total_backoff_is_capped(gw: RunningGateway, fake_openai: FakeOpenAI,
+                                 clock: FakeSleepClock) -> None:
+    fake_openai.add_fault(Fault(status=429, headers={"Retry-After": "120"}))
+    resp = chat(gw, retry={"count": 3})
+    assert resp.status_code == 429  # waiting 120 s would pass the 60 s budget: given up
+    assert clock.sleeps == []
+    assert len(fake_openai.requests) == 1
