@@ -51,18 +51,19 @@ def _from_error_object(
     raw_details = err.get("details")
     details: list[Any] = raw_details if isinstance(raw_details, list) else []
     reasons = {d.get("reason") for d in details if isinstance(d, dict)}
-    if reasons & BAD_KEY_REASONS:
-        status = 401
+    as_status = 401 if reasons & BAD_KEY_REASONS else status
     delay = _retry_delay(details)
     if delay is not None and "retry-after" not in headers and "retry-after-ms" not in headers:
         headers = {**headers, "retry-after": str(delay)}
-    return error_for_status(
-        status,
+    mapped = error_for_status(
+        as_status,
         message,
         provider=provider,
         headers=headers,
         code=str(code).lower() if isinstance(code, str) else None,
     )
+    mapped.upstream_status = status  # what Google answered, whatever it is read as
+    return mapped
 
 
 def _error_object(body: bytes) -> dict[str, Any] | None:

@@ -137,7 +137,7 @@ def _convert(node: Any, path: str, ctx: _Context, depth: int) -> dict[str, Any]:
 
 
 def _single(node: dict[str, Any], path: str, ctx: _Context, depth: int) -> dict[str, Any]:
-    out: dict[str, Any] = {k: node[k] for k in COPIED if k in node}
+    out: dict[str, Any] = {k: v for k, v in node.items() if k in COPIED}
     values, nullable = _enum_values(node, path, ctx)
     gtype = _gemini_type(node, values, path, ctx)
     out["type"] = gtype
@@ -244,8 +244,9 @@ def _union(
         for member in converted:
             member["nullable"] = True
     out: dict[str, Any] = converted[0] if len(converted) == 1 else {"anyOf": converted}
-    for k in COPIED & node.keys():
-        out[k] = node[k]  # the outer description or default wins over a member's
+    for k, v in node.items():
+        if k in COPIED:
+            out[k] = v  # the outer description or default wins over a member's
     if node.get("nullable") is True:
         out["nullable"] = True
     return out
@@ -270,8 +271,7 @@ def _type_union(
         for member in members:
             member["nullable"] = True
     out: dict[str, Any] = {"anyOf": members}
-    for k in ANNOTATIONS & node.keys():
-        out[k] = node[k]
+    out.update((k, v) for k, v in node.items() if k in ANNOTATIONS)
     return out
 
 

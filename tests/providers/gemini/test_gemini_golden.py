@@ -1,0 +1,184 @@
+"""Golden files for the Gemini adapter: each direction of the translation, pinned as JSON.
+
+* golden/encode/*.json  a chat request (validated as the server validates it) → the wire
+  request (url, headers, body), or → the 400 it is refused with
+* golden/decode/*.json  a `GenerateContentResponse` → the chat completion, or → the error
+* golden/stream/*.json  SSE events → the chunks (or the error); with `parity`, the named
+  decode case is the same answer unstreamed, and accumulating the chunks must equal it
+* golden/errors/*.json  a status, headers and error body → the typed error
+
+Run with WAYSTATION_UPDATE_GOLDEN=1 to rewrite the expected halves after a deliberate change
+(then read the diff: the goldens are the specification).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from waystation.api.validate import parse_chat_request
+from waystation.clock import Clock
+from waystation.config.catalogue import BUILTIN
+from waystation.config.settings import ProviderConfig
+from waystation.core.accumulate import StreamAccumulator
+from waystation.errors import GatewayError
+from waystation.providers.base import Target
+from waystation.providers.gemini.translate import GeminiAdapter
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("WAYSTATION_UPDATE_GOLDEN") == "1"
+CREATED = 1_700_000_000
+BASE_URL = "https://generativelanguage.googleapis.com"
+
+
+class FixedClock(Clock):
+    def now(self) -> float:
+        return float(CREATED)
+
+    def ulid(self) -> str:
+        return "01HFIXEDULID0000000000000"
+
+
+def target(model: str = "gemini-2.5-flash") -> Target:
+    provider = ProviderConfig(spec=BUILTIN["google"], base_url=BASE_URL,
+                              api_key="gemini-test-key", key_var="GEMINI_API_KEY")
+    return Target(provider, model, f"google/{model}")
+
+
+def adapter() -> GeminiAdapter:
+    return GeminiAdapter(clock=FixedClock())
+
+
+def error_dict(exc: GatewayError) -> dict[str, Any]:
+    out: dict[str, Any] = {"class": type(exc).__name__, "status": exc.status, "type": exc.type,
+                           "code": exc.code, "param": exc.param, "message": exc.message,
+                           "retryable": exc.retryable}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        out["retry_after"] = retry_after
+    return out
+
+
+def cases(kind: str) -> list[Path]:
+    return sorted((GOLDEN / kind).glob("*.json"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(path.read_bytes())
+    return data
+
+
+def check(path: Path, case: dict[str, Any], key: str, actual: Any) -> None:
+    """Compare with the golden half, or rewrite it in update mode."""
+    if UPDATE:
+        for outcome in ("wire", "completion", "chunks", "error"):
+            case.pop(outcome, None)
+        case[key] = actual
+        path.write_bytes(orjson.dumps(case, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    assert key in case, f"{path.name} has no '{key}'; run with WAYSTATION_UPDATE_GOLDEN=1"
+    assert actual == case[key], path.name
+
+
+def sse(events: list[Any]) -> bytes:
+    """Frame events as Gemini does (CRLF); a string event is sent raw."""
+    return b"".join(
+        e.encode() if isinstance(e, str) else b"data: " + orjson.dumps(e) + b"\r\n\r\n"
+        for e in events
+    )
+
+
+def run_stream(case: dict[str, Any]) -> tuple[list[dict[str, Any]], GatewayError | None]:
+    """Feed the transcript in small slices, as a network would, then close."""
+    gemini = adapter()
+    parser = gemini.event_parser()
+    decoder = gemini.stream_decoder(target(case.get("model", "gemini-2.5-flash")))
+    raw = sse(case["events"])
+    chunks: list[dict[str, Any]] = []
+    try:
+        for i in range(0, len(raw), 37):
+            for event in parser.feed(raw[i:i + 37]):
+                chunks.extend(decoder.feed(event))
+        for event in parser.close():
+            chunks.extend(decoder.feed(event))
+        chunks.extend(decoder.close())
+    except GatewayError as exc:
+        return chunks, exc
+    return chunks, None
+
+
+@pytest.mark.parametrize("path", cases("encode"), ids=lambda p: p.stem)
+def test_encode(path: Path) -> None:
+    case = load(path)
+    request = {"model": "google/" + case.get("model", "gemini-2.5-flash"), **case["request"]}
+    try:
+        call = parse_chat_request(orjson.dumps(request))
+        wire = adapter().encode(call, target(case.get("model", "gemini-2.5-flash")),
+                                drop_unsupported=case.get("drop_unsupported", False))
+    except GatewayError as exc:
+        check(path, case, "error", error_dict(exc))
+        return
+    actual = {"url": wire.url, "headers": dict(wire.headers), "body": orjson.loads(wire.body)}
+    check(path, case, "wire", actual)
+
+
+@pytest.mark.parametrize("path", cases("decode"), ids=lambda p: p.stem)
+def test_decode(path: Path) -> None:
+    case = load(path)
+    model = case.get("model", "gemini-2.5-flash")
+    try:
+        completion = adapter().decode(orjson.dumps(case["response"]), target(model))
+    except GatewayError as exc:
+        check(path, case, "error", error_dict(exc))
+        return
+    check(path, case, "completion", completion)
+
+
+@pytest.mark.parametrize("path", cases("stream"), ids=lambda p: p.stem)
+def test_stream(path: Path) -> None:
+    case = load(path)
+    chunks, error = run_stream(case)
+    if error is not None:
+        check(path, case, "error", {"after_chunks": len(chunks), **error_dict(error)})
+        return
+    check(path, case, "chunks", chunks)
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in cases("stream") if "parity" in load(p)], ids=lambda p: p.stem
+)
+def test_stream_adds_up_to_the_plain_answer(path: Path) -> None:
+    """Parity: the accumulated stream is the completion of the same answer unstreamed."""
+    case = load(path)
+    chunks, error = run_stream(case)
+    assert error is None
+    plain = load(GOLDEN / "decode" / f"{case['parity']}.json")
+    model = case.get("model", "gemini-2.5-flash")
+    assert plain.get("model", "gemini-2.5-flash") == model
+    expected = adapter().decode(orjson.dumps(plain["response"]), target(model))
+    acc = StreamAccumulator()
+    for chunk in chunks:
+        acc.add(chunk)
+    result = acc.result()
+    assert result.pop("system_fingerprint") is None  # Gemini has none; the accumulator asks
+    assert result == expected
+
+
+@pytest.mark.parametrize("path", cases("errors"), ids=lambda p: p.stem)
+def test_error(path: Path) -> None:
+    case = load(path)
+    body = case["body"]
+    raw = body.encode() if isinstance(body, str) else orjson.dumps(body)
+    exc = adapter().map_error(case["status"], case.get("headers", {}), raw, target())
+    check(path, case, "error", {**error_dict(exc), "upstream_status": exc.upstream_status})
+
+
+def test_every_stream_case_with_parity_names_a_decode_case() -> None:
+    for path in cases("stream"):
+        name = load(path).get("parity")
+        if name is not None:
+            assert (GOLDEN / "decode" / f"{name}.json").exists(), path.name
