@@ -117,6 +117,7 @@ def test_when_everything_fails_the_error_lists_every_attempt(
     fake_openai.add_fault(Fault(status=500, model="b"))
     resp = chat(gw, fallbacks=[{"model": "groq/a"}, {"model": "groq/b"}])
     assert resp.status_code == 429  # the most telling: the rate limit
+    assert resp.headers["x-waystation-attempts"] == "3"
     err = resp.json()["error"]
     assert [a["model"] for a in err["attempts"]] == ["openai/gpt-4o-mini", "groq/a", "groq/b"]
     assert [a["status"] for a in err["attempts"]] == [503, 429, 500]

@@ -114,10 +114,12 @@ class Request:
 
     async def send_error(self, err: GatewayError) -> None:
         self.log.setdefault("error", err.code)
-        extra = None
+        extra = []
         retry_after = getattr(err, "retry_after", None)
         if err.status in (429, 503) and retry_after is not None:
-            extra = [(b"retry-after", str(max(1, round(retry_after))).encode())]
+            extra.append((b"retry-after", str(max(1, round(retry_after))).encode()))
+        if "attempts" in self.log:
+            extra.append((b"x-waystation-attempts", str(self.log["attempts"]).encode()))
         await self.send_json(err.status, err.body(), extra)
 
 
