@@ -55,6 +55,8 @@ class Settings:
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     provider_aliases: Mapping[str, str] = field(default_factory=dict)
+    cache_max_entries: int = 10_000  # bounds of the in-process response cache
+    cache_max_bytes: int = 256 * 1024 * 1024
 
     @property
     def db_path(self) -> Path:
@@ -153,6 +155,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body = int(env.get("WAYSTATION_MAX_BODY_BYTES", str(20 * 1024 * 1024)))
         drain = float(env.get("WAYSTATION_DRAIN_SECONDS", "30"))
         upstream_timeout = float(env.get("WAYSTATION_UPSTREAM_TIMEOUT", "600"))
+        cache_max_entries = int(env.get("WAYSTATION_CACHE_MAX_ENTRIES", "10000"))
+        cache_max_bytes = int(env.get("WAYSTATION_CACHE_MAX_BYTES", str(256 * 1024 * 1024)))
         health_failures = int(env.get("WAYSTATION_HEALTH_FAILURES", "3"))
         health_cooldown = float(env.get("WAYSTATION_HEALTH_COOLDOWN", "30"))
         retry_max_wait = float(env.get("WAYSTATION_RETRY_MAX_WAIT", "60"))
@@ -183,4 +187,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         providers=providers,
         aliases=aliases,
         provider_aliases=dict(ALIASES),
+        cache_max_entries=cache_max_entries,
+        cache_max_bytes=cache_max_bytes,
     )
