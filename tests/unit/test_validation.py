@@ -238,10 +238,8 @@ def test_reasoning_effort_enum() -> None:
     ("fields", "param"),
     [
         ({"cache": {"type": "exact_match", "ttl": 60}}, "cache"),
-        ({"variables": {"a": "b"}}, "variables"),
         ({"orq": {"thread": {"id": "t1"}}}, "orq.thread"),
         ({"orq": {"contact": {"id": "c1"}}}, "orq.contact"),
-        ({"orq": {"inputs": {"a": 1}}}, "orq.inputs"),
         ({"orq": {"knowledge_bases": [{"knowledge_id": "kb"}]}}, "orq.knowledge_bases"),
         ({"orq": {"prompt": {"id": "p", "version": "latest"}}}, "orq.prompt"),
         ({"guardrails": [{"id": "orq_pii_detection", "execute_on": "input"}]}, "guardrails"),

@@ -19,6 +19,7 @@ from waystation.api.chat_request import (
 )
 from waystation.core.call import ChatCall
 from waystation.errors import InvalidRequest, UnsupportedFeature
+from waystation.prompts.variables import collect
 from waystation.routing.options import (
     DEFAULT_FALLBACK_CODES,
     DEFAULT_RETRY_CODES,
@@ -38,11 +39,9 @@ GATEWAY_FIELDS = frozenset(
 # names it: an accepted field must do what it says.
 NOT_BUILT: dict[str, str] = {
     "cache": "the response cache",
-    "variables": "prompt variables",
     "guardrails": "guardrails",
     "plugins": "plugins",
     "orq.cache": "the response cache",
-    "orq.inputs": "prompt variables",
     "orq.prompt": "stored prompts",
     "orq.contact": "contacts",
     "orq.identity": "identities",
@@ -126,6 +125,7 @@ def _to_call(req: ChatCompletionRequest, data: dict[str, Any]) -> ChatCall:
         name=req.name if req.name is not None else (orq.name if orq else None),
         metadata=req.metadata,
         routing=_routing(req),
+        variables=collect(req.variables, orq.inputs if orq else None),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from waystation.prompts.variables import Variables
 from waystation.routing.options import RoutingOptions
 
 
@@ -24,4 +25,5 @@ class ChatCall:
     name: str | None = None
     metadata: dict[str, str] | None = None
     routing: RoutingOptions = field(default_factory=RoutingOptions)
+    variables: Variables = field(default_factory=Variables)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -18,6 +18,7 @@ from waystation.errors import GatewayError, UpstreamError
 from waystation.observe.trace import Recorder, Trace
 from waystation.routing.runner import Answer, LiveStream, Runner
 from waystation.server.http import Request
+from waystation.server.prepare import Preparer, seal
 from waystation.transport.sse import DONE, frame
 
 log = logging.getLogger("waystation.chat")
@@ -38,14 +39,17 @@ class ChatHandler:
         self._runner = runner
         self._clock = clock
         self.recorder = recorder
+        self._preparer = Preparer()
 
     async def __call__(self, req: Request) -> None:
         started = self._clock.monotonic()
         trace = Trace(id=req.request_id, created=self._clock.now(), key_id=req.log.get("key"))
+        call: ChatCall | None = None
         try:
             raw = await req.body(self._settings.max_body_bytes)
             call = parse_chat_request(raw)
             _describe(trace, req, call)
+            await self._preparer.prepare(call, trace)
             if call.stream:
                 await self._stream(req, call, trace, started)
             else:
@@ -59,6 +63,7 @@ class ChatHandler:
                 req.log["attempts"] = len(trace.attempts)
             trace.latency_ms = (self._clock.monotonic() - started) * 1000
             trace.status = trace.status or req.status
+            seal(trace, call)
             self.recorder.record(trace)
 
     async def _complete(self, req: Request, call: ChatCall, trace: Trace) -> None:
@@ -103,7 +108,6 @@ def _describe(trace: Trace, req: Request, call: ChatCall) -> None:
     trace.stream = call.stream
     trace.name = call.name
     trace.metadata = call.metadata
-    trace.request = call.body
     if call.name is not None:
         req.log["trace_name"] = call.name
     if call.metadata:

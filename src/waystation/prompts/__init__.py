@@ -1,0 +1,1 @@
+"""Prompt variables ({{name}}) and stored prompts."""

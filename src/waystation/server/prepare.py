@@ -1,0 +1,28 @@
+"""What happens to a request between validation and routing, in this order: stored-prompt
+resolution, variable substitution, knowledge retrieval. The cache and the router then see the
+final messages."""
+
+from __future__ import annotations
+
+from waystation.core.call import ChatCall
+from waystation.observe.trace import Trace
+from waystation.prompts.variables import mask, substitute_messages
+
+
+class Preparer:
+    async def prepare(self, call: ChatCall, trace: Trace) -> None:
+        variables = call.variables
+        result = substitute_messages(call.body["messages"], variables)
+        if variables or result.missing:
+            trace.extra["variables"] = result.report(variables)
+        trace.request = call.body
+
+
+def seal(trace: Trace, call: ChatCall | None) -> None:
+    """Mask the values of PII variables wherever they appear in what the trace keeps."""
+    if call is None or not call.variables.pii:
+        return
+    secrets = [call.variables.values[name] for name in call.variables.pii]
+    trace.request = mask(trace.request, secrets)
+    trace.response = mask(trace.response, secrets)
+    trace.error = mask(trace.error, secrets)
