@@ -15,6 +15,7 @@ from waystation.api.chat_request import (
     ChatCompletionRequest,
     LoadBalancer,
     LoadBalancerEntry,
+    Orq,
     ThinkingEnabled,
 )
 from waystation.core.call import ChatCall
@@ -126,7 +127,17 @@ def _to_call(req: ChatCompletionRequest, data: dict[str, Any]) -> ChatCall:
         metadata=req.metadata,
         routing=_routing(req),
         variables=collect(req.variables, orq.inputs if orq else None),
+        contact=_contact(orq),
+        thread=orq.thread.model_dump(exclude_none=True) if orq and orq.thread else None,
     )
+
+
+def _contact(orq: Orq | None) -> dict[str, Any] | None:
+    """`orq.identity` is the newer name of `orq.contact`; the newer one wins."""
+    if orq is None:
+        return None
+    person = orq.identity or orq.contact
+    return person.model_dump(exclude_none=True) if person is not None else None
 
 
 def _pick(req: ChatCompletionRequest, name: str) -> Any:

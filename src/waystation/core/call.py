@@ -26,4 +26,6 @@ class ChatCall:
     metadata: dict[str, str] | None = None
     routing: RoutingOptions = field(default_factory=RoutingOptions)
     variables: Variables = field(default_factory=Variables)
+    contact: dict[str, Any] | None = None  # orq.identity (or the older orq.contact), as sent
+    thread: dict[str, Any] | None = None  # orq.thread {id, tags}
     extra: dict[str, Any] = field(default_factory=dict)

@@ -108,6 +108,12 @@ def _describe(trace: Trace, req: Request, call: ChatCall) -> None:
     trace.stream = call.stream
     trace.name = call.name
     trace.metadata = call.metadata
+    trace.thread = call.thread
+    trace.contact = call.contact
+    trace.contact_external_id = (
+        call.contact["id"] if call.contact
+        else req.headers.get("x-orq-identity-id") or req.headers.get("x-orq-contact-id")
+    )
     if call.name is not None:
         req.log["trace_name"] = call.name
     if call.metadata:
