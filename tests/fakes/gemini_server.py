@@ -199,7 +199,7 @@ async def _stream(request: web.Request, events: list[dict[str, Any]],
     for n, event in enumerate(events):
         if fault and fault.die_after_events is not None and n >= fault.die_after_events:
             assert request.transport is not None
-            request.transport.abort()
+            request.transport.close()  # flushes what was written, then hangs up mid-body
             return resp
         await resp.write(b"data: " + orjson.dumps(event) + b"\r\n\r\n")
     await resp.write_eof()
