@@ -28,6 +28,14 @@ from waystation.providers.gemini.response import (
 from waystation.transport.sse import SSEEvent
 
 
+def malformed(provider: str) -> UpstreamBadResponse:
+    """An answer whose fields are not of the types Gemini documents: never a 500."""
+    return UpstreamBadResponse(
+        f"{provider} answered in a shape that does not match the Gemini API",
+        provider=provider,
+    )
+
+
 class GeminiStreamDecoder:
     __slots__ = ("_choices", "_created", "_fallback_id", "_id", "_target", "_usage")
 
@@ -49,6 +57,12 @@ class GeminiStreamDecoder:
             self._id = str(data.get("responseId") or self._fallback_id)
         if data.get("usageMetadata"):
             self._usage = data["usageMetadata"]
+        try:
+            return self._answer_slice(data)
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise malformed(self._target.provider_name) from exc
+
+    def _answer_slice(self, data: dict[str, Any]) -> list[Chunk]:
         cands = data.get("candidates") or []
         block = (data.get("promptFeedback") or {}).get("blockReason")
         if block and not cands:

@@ -20,7 +20,7 @@ from waystation.providers.base import Target, WireRequest
 from waystation.providers.gemini import errors
 from waystation.providers.gemini.request import encode_request, endpoint
 from waystation.providers.gemini.response import decode_answer
-from waystation.providers.gemini.stream import GeminiStreamDecoder
+from waystation.providers.gemini.stream import GeminiStreamDecoder, malformed
 from waystation.transport.sse import SSEParser
 
 
@@ -54,13 +54,16 @@ class GeminiAdapter:
                 f"{target.provider_name} answered with a body that is not a JSON object",
                 provider=target.provider_name,
             )
-        return decode_answer(
-            data,
-            model=target.public_model,
-            created=int(self._clock.now()),
-            fallback_id=self._clock.ulid(),
-            provider=target.provider_name,
-        )
+        try:
+            return decode_answer(
+                data,
+                model=target.public_model,
+                created=int(self._clock.now()),
+                fallback_id=self._clock.ulid(),
+                provider=target.provider_name,
+            )
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise malformed(target.provider_name) from exc
 
     def event_parser(self) -> SSEParser:
         return SSEParser()
