@@ -6,6 +6,7 @@ is dropped as annotation, and what is refused (with the keyword and where it is)
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -123,3 +124,42 @@ def test_a_root_anyof_is_allowed_for_structured_output() -> None:
         "n": {"type": "integer"}}}]})
     assert out == {"anyOf": [{"type": "STRING"}, {"type": "OBJECT", "properties": {
         "n": {"type": "INTEGER"}}}]}
+
+
+KEYWORDS = ["type", "properties", "items", "anyOf", "oneOf", "allOf", "enum", "const", "$ref",
+            "$defs", "nullable", "additionalProperties", "format", "minimum",
+            "exclusiveMinimum", "uniqueItems", "not", "required", "description", "prefixItems"]
+VALUES: list[Any] = [None, True, False, 0, 2.5, "string", "integer", "null", "object", "array",
+                     "#/$defs/a", "#", ["string", "null"], [], {}, [1, "x"], ["x", None]]
+
+
+def random_schema(rng: random.Random, depth: int) -> Any:
+    if depth > 3 or rng.random() < 0.2:
+        return rng.choice(VALUES)
+    node: dict[str, Any] = {}
+    for key in rng.sample(KEYWORDS, rng.randint(0, 4)):
+        if key in ("properties", "$defs"):
+            node[key] = {"a": random_schema(rng, depth + 1), "b": random_schema(rng, depth + 1)}
+        elif key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+            node[key] = [random_schema(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+        elif key in ("items", "not", "additionalProperties"):
+            node[key] = random_schema(rng, depth + 1)
+        else:
+            node[key] = rng.choice(VALUES)
+    return node
+
+
+def test_any_schema_converts_or_is_refused_never_crashes() -> None:
+    """Seeded random schemas, valid and not: the result is a schema Gemini accepts or a 400."""
+    rng = random.Random(20240611)
+    converted = refused = 0
+    for _ in range(1500):
+        schema = {"type": "object", "properties": {"a": random_schema(rng, 0)}}
+        try:
+            out = convert(schema)
+        except UnsupportedParameter:
+            refused += 1
+            continue
+        check_schema(out, "tool t")
+        converted += 1
+    assert converted > 20 and refused > 1000  # both paths were exercised
