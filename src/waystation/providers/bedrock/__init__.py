@@ -1,0 +1,1 @@
+"""AWS Bedrock: the Converse / ConverseStream wire format, SigV4 or bearer authentication."""
