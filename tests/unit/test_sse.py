@@ -47,3 +47,9 @@ def test_a_last_event_without_a_blank_line_is_not_lost() -> None:
 
 def test_no_space_after_the_colon() -> None:
     assert events([b"data:x\n\n"]) == [(None, "x")]
+
+
+def test_crlf_split_between_reads_is_one_line_end() -> None:
+    stream = STREAM.replace(b"\n", b"\r\n")
+    for cut in range(1, len(stream)):
+        assert events([stream[:cut], stream[cut:]]) == EXPECTED, cut

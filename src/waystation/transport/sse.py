@@ -27,10 +27,14 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk if self._buf else chunk
+        held = b""
+        if buf.endswith(b"\r"):
+            # it may be the first half of a \r\n split across two reads
+            buf, held = buf[:-1], b"\r"
         if b"\r" in buf:
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = buf.split(b"\n")
-        self._buf = lines.pop()
+        self._buf = lines.pop() + held
         out: list[SSEEvent] = []
         for raw in lines:
             if not raw:
