@@ -187,6 +187,11 @@ class CoalescingCache:
                 await claim.store_bytes(value, ttl)
             return value, False
 
+    @property
+    def in_flight(self) -> int:
+        """Keys some caller in this process is computing now."""
+        return len(self._inflight)
+
     async def close(self) -> None:
         await self.backend.close()
 
