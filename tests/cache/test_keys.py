@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
 import pytest
 
 from waystation.cache.keys import EXCLUDED_FIELDS, cache_key, canonical_json
@@ -52,6 +53,21 @@ def test_int_valued_floats_equal_ints_everywhere() -> None:
 
 def test_canonical_json_has_no_whitespace_and_sorted_keys() -> None:
     assert canonical_json({"b": 1.0, "a": [2.5, -0.0, True]}) == b'{"a":[2.5,0,true],"b":1}'
+
+
+def test_orjson_writes_every_int_valued_float_below_2_53_with_a_point_zero() -> None:
+    """`canonical_json` skips the walk when a dump has no ".0"; this is what makes it safe."""
+    samples = [0.0, -0.0, 1.0, -7.0, 100.0, 1e15, 123456789012345.0, 2.0**52, 2.0**53 - 1]
+    samples += [float(10**k) for k in range(16)] + [float(-(2**k)) for k in range(53)]
+    for value in samples:
+        assert orjson.dumps(value).endswith(b".0"), value
+
+
+def test_the_fast_path_and_the_walk_agree() -> None:
+    plain = {"b": [1, "x.0y"], "a": {"d": 0.5, "c": True}}
+    assert canonical_json(plain) == orjson.dumps(plain, option=orjson.OPT_SORT_KEYS)
+    assert canonical_json({**plain, "e": 3.0}) == canonical_json({**plain, "e": 3})
+    assert cache_key("t", MODELS, body(stop="1.0")) != cache_key("t", MODELS, body(stop="1"))
 
 
 def test_booleans_are_not_mistaken_for_numbers() -> None:

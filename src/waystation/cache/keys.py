@@ -79,12 +79,29 @@ def cache_key(tenant: str, models: Sequence[str], body: Mapping[str, Any]) -> st
 
 
 def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, int-valued floats as ints."""
+    """Sorted keys, no whitespace, int-valued floats as ints.
+
+    orjson writes every int-valued float below 2**53 with a ``.0`` (``1.0``, ``1e15`` as
+    ``1000000000000000.0``), so a dump without ``.0`` has none to rewrite and is already
+    canonical: most requests skip the walk over the body (a test pins this orjson behaviour).
+    """
+    dumped = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    if b".0" not in dumped:
+        return dumped
     return orjson.dumps(_normalise(value), option=orjson.OPT_SORT_KEYS)
 
 
 def _normalise(value: Any) -> Any:
-    if isinstance(value, float):
+    # Exact type checks first: this walk runs on every cached request, and the JSON a request
+    # decodes to only holds dict, list, str, int, float, bool and None.
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k: _normalise(v) for k, v in value.items()}
+    if kind is list:
+        return [_normalise(v) for v in value]
+    if kind is float:
         if value.is_integer() and abs(value) < _EXACT_INT_LIMIT:
             return int(value)
         return value
@@ -92,4 +109,6 @@ def _normalise(value: Any) -> Any:
         return {k: _normalise(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_normalise(v) for v in value]
+    if isinstance(value, float):
+        return _normalise(float(value))
     return value
