@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import os
@@ -10,12 +11,14 @@ import sys
 
 import typer
 
+from waystation.cli.db import db_app, open_database
 from waystation.config.settings import ConfigError, Settings, load_settings
-from waystation.store.keys import KeyStore
+from waystation.store.keys import KeyRecord, KeyStore
 
 app = typer.Typer(help="Waystation, a self-hosted AI gateway.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke the API keys callers use.")
 app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
 
 log = logging.getLogger("waystation.cli")
 
@@ -32,10 +35,18 @@ def _ensure_a_key(settings: Settings) -> None:
     """Never serve open: with no key at all, make one and show it this once."""
     if settings.master_key:
         return
-    store = KeyStore(settings.db_path)
-    if store.count_active():
+
+    async def ensure() -> tuple[str, KeyRecord] | None:
+        async with open_database(settings) as db:
+            store = KeyStore(db)
+            if await store.count_active():
+                return None
+            return await store.create("default")
+
+    made = asyncio.run(ensure())
+    if made is None:
         return
-    secret, record = store.create("default")
+    secret, record = made
     typer.echo(
         "No API key existed, so one was created (it is shown only now; store it safely):\n"
         f"\n    {secret}\n\n"
@@ -81,8 +92,12 @@ def serve(
 @keys_app.command("create")
 def keys_create(name: str = typer.Option(..., "--name", help="A label for the key")) -> None:
     """Create a key and print it once (only its hash is stored)."""
-    store = KeyStore(_settings().db_path)
-    secret, record = store.create(name)
+
+    async def create() -> tuple[str, KeyRecord]:
+        async with open_database(_settings()) as db:
+            return await KeyStore(db).create(name)
+
+    secret, record = asyncio.run(create())
     typer.echo(secret)
     typer.echo(f"created key {record.id} ({name}); it will not be shown again", err=True)
 
@@ -90,8 +105,12 @@ def keys_create(name: str = typer.Option(..., "--name", help="A label for the ke
 @keys_app.command("list")
 def keys_list() -> None:
     """List the keys (never the secrets)."""
-    store = KeyStore(_settings().db_path)
-    rows = store.list_keys()
+
+    async def listed() -> list[KeyRecord]:
+        async with open_database(_settings()) as db:
+            return await KeyStore(db).list_keys()
+
+    rows = asyncio.run(listed())
     if not rows:
         typer.echo("no keys")
         return
@@ -107,8 +126,12 @@ def keys_revoke(
     key: str = typer.Argument(..., help="Key id, or name (revokes all of that name)"),
 ) -> None:
     """Revoke a key; running gateways refuse it within seconds."""
-    store = KeyStore(_settings().db_path)
-    revoked = store.revoke(key)
+
+    async def revoke() -> list[KeyRecord]:
+        async with open_database(_settings()) as db:
+            return await KeyStore(db).revoke(key)
+
+    revoked = asyncio.run(revoke())
     if not revoked:
         typer.echo(f"error: no active key with id or name '{key}'", err=True)
         raise typer.Exit(1)

@@ -52,6 +52,13 @@ class Settings:
     health_failures: int = 3  # consecutive failures that cool a model down
     health_cooldown: float = 30.0  # seconds a failing model is skipped before it is probed
     retry_max_wait: float = 60.0  # cap on the total backoff of one request's retries
+    database_url: str | None = None  # PostgreSQL when set; else SQLite under `home`
+    log_bodies: bool = True  # store request and response bodies with traces
+    trace_buffer: int = 10_000  # traces held in memory while the database is slow or down
+    trace_flush_seconds: float = 10.0  # at shutdown, how long queued traces may take to write
+    prices_file: str | None = None  # JSON laid over the built-in price table
+    metrics_require_key: bool = False  # `/metrics` needs an API key when true
+    otel_endpoint: str | None = None  # OTLP endpoint: traces exported as OpenTelemetry spans
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     provider_aliases: Mapping[str, str] = field(default_factory=dict)
@@ -160,6 +167,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         health_failures = int(env.get("WAYSTATION_HEALTH_FAILURES", "3"))
         health_cooldown = float(env.get("WAYSTATION_HEALTH_COOLDOWN", "30"))
         retry_max_wait = float(env.get("WAYSTATION_RETRY_MAX_WAIT", "60"))
+        trace_buffer = int(env.get("WAYSTATION_TRACE_BUFFER", "10000"))
+        trace_flush = float(env.get("WAYSTATION_TRACE_FLUSH_SECONDS", "10"))
     except ValueError as exc:
         raise ConfigError(f"a numeric WAYSTATION_ setting is not a number: {exc}") from exc
     log_format = env.get("WAYSTATION_LOG_FORMAT", "text").lower()
@@ -184,6 +193,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         health_failures=health_failures,
         health_cooldown=health_cooldown,
         retry_max_wait=retry_max_wait,
+        database_url=env.get("WAYSTATION_DATABASE_URL") or None,
+        log_bodies=_bool(env.get("WAYSTATION_LOG_BODIES"), True),
+        trace_buffer=trace_buffer,
+        trace_flush_seconds=trace_flush,
+        prices_file=env.get("WAYSTATION_PRICES_FILE") or None,
+        metrics_require_key=_bool(env.get("WAYSTATION_METRICS_REQUIRE_KEY"), False),
+        otel_endpoint=env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
         providers=providers,
         aliases=aliases,
         provider_aliases=dict(ALIASES),

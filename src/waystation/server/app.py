@@ -15,6 +15,10 @@ from waystation.api.responses import ChatCompletion, ModelList
 from waystation.clock import Clock
 from waystation.config.settings import Settings
 from waystation.errors import GatewayError
+from waystation.observe.metrics import GatewayMetrics
+from waystation.observe.otel import build_exporter
+from waystation.observe.pricing import PriceTable
+from waystation.observe.recorder import TraceWriter
 from waystation.observe.trace import NullRecorder, Recorder
 from waystation.providers.executor import Executor
 from waystation.providers.registry import Registry
@@ -27,6 +31,8 @@ from waystation.server.models import ModelsHandler
 from waystation.server.openapi import openapi_document
 from waystation.server.routes import register_management_routes
 from waystation.server.routing import Route, RouteTable
+from waystation.store import Store
+from waystation.store.database import database_url
 from waystation.store.keys import KeyStore
 
 access_log = logging.getLogger("waystation.access")
@@ -52,16 +58,25 @@ class Gateway:
         *,
         clock: Clock | None = None,
         key_store: KeyStore | None = None,
+        store: Store | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock or Clock()
         self.registry = Registry(settings)
         self.executor = Executor(timeout=settings.upstream_timeout)
-        self.keys = key_store or KeyStore(settings.db_path)
+        self.store = store or Store.open(
+            database_url(settings.database_url, settings.home), log_bodies=settings.log_bodies)
+        self.keys = key_store or self.store.keys
+        self.metrics = GatewayMetrics()
+        self.writer = TraceWriter(
+            self.store.sink, metrics=self.metrics, capacity=settings.trace_buffer,
+            prices=PriceTable.load(settings.prices_file, settings.provider_aliases),
+            exporter=build_exporter(settings.otel_endpoint))
         self.auth = Authenticator(self.keys, settings.master_key)
         self.health = build_health(settings, self.clock)
         self.runner = Runner(settings, self.registry, self.executor, self.clock, self.health)
         self.chat = chat = ChatHandler(settings, self.runner, self.clock, NullRecorder())
+        self.recorder = self.writer
         models = ModelsHandler(self.registry, self.clock)
         self.router = RouteTable()
         for p in CHAT_PATHS:
@@ -96,6 +111,8 @@ class Gateway:
         self.chat.recorder = recorder
 
     async def startup(self) -> None:
+        await self.store.db.start()  # migrations; an unreachable database does not stop serving
+        self.writer.start()
         await self.executor.start()
         await self.auth.start()
         await self.health.start()
@@ -106,6 +123,8 @@ class Gateway:
         await self.health.close()
         await self.auth.close()
         await self.executor.close()
+        await self.writer.close(self.settings.trace_flush_seconds)
+        await self.store.db.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -1,9 +1,9 @@
 """Bearer-key authentication without a database call on the hot path.
 
-Active key hashes are held in memory and refreshed in the background. A key the process has
-not seen yet is looked up in the store (off the event loop, at most `lookups_per_second` such
-lookups, so guessing keys cannot load the database), so a key created with `waystation keys
-create` works at once and a revoked one stops within the refresh interval.
+Active key hashes are held in memory and refreshed in the background, so a known key never
+costs a database call. A key the process has not seen yet is looked up in the store (at most
+`lookups_per_second` such lookups, so guessing keys cannot load the database), so a key created
+with `waystation keys create` works at once and a revoked one stops within the refresh interval.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class Authenticator:
         self._window = 0
         self._window_lookups = 0
         self._task: asyncio.Task[None] | None = None
+        self._failing = False
 
     async def start(self) -> None:
         await self.refresh()
@@ -50,9 +51,15 @@ class Authenticator:
 
     async def refresh(self) -> None:
         try:
-            self._hashes = await asyncio.to_thread(self._store.active_hashes)
-        except Exception:  # a broken store must not take serving down with it
-            log.exception("cannot read API keys; keeping the last known set")
+            self._hashes = await self._store.active_hashes()
+        except Exception as error:  # a broken store must not take serving down with it
+            if not self._failing:  # once per outage, not every few seconds
+                log.error("cannot read API keys (%s); keeping the last known set", error)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("API keys can be read again")
+            self._failing = False
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -68,7 +75,7 @@ class Authenticator:
         key_id = self._hashes.get(digest)
         if key_id is None and self._may_look_up():
             try:
-                key_id = await asyncio.to_thread(self._store.lookup, digest)
+                key_id = await self._store.lookup(digest)
             except Exception:
                 log.exception("cannot look an API key up")
             if key_id is not None:
@@ -76,7 +83,6 @@ class Authenticator:
         if key_id is None:
             raise AuthenticationFailed("Incorrect API key provided.", code="invalid_api_key")
         return key_id
-
 
     def _may_look_up(self) -> bool:
         window = int(time.monotonic())

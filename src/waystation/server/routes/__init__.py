@@ -1,4 +1,4 @@
-"""Management API routes (contacts, threads, traces, usage, …), one module per area."""
+"""Management API routes (contacts, threads, traces, usage, metrics), one module per area."""
 
 from __future__ import annotations
 
@@ -9,5 +9,8 @@ if TYPE_CHECKING:
 
 
 def register_management_routes(app: Gateway) -> None:
-    """Add every management route to `app.router`."""
-    return None
+    """Add every management route to `app.router` (the app's `store` and `metrics` serve them)."""
+    from waystation.server.routes import contacts, threads, traces, usage
+
+    for area in (contacts, traces, threads, usage):
+        area.register(app)

@@ -1,0 +1,209 @@
+"""What a request cost, from its token usage and the price table.
+
+The table is data (`waystation/data/prices.json`, per `provider/model`, US dollars per million
+tokens) so that prices can be kept current without touching code, and an operator can add or
+correct models with `WAYSTATION_PRICES_FILE`. A model the table does not know costs `None`,
+never 0: an unknown price must not read as "free" in usage reports.
+
+Usage follows the chat-completions convention, which every adapter produces: `prompt_tokens`
+includes cached and cache-written tokens, `completion_tokens` includes reasoning tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+_DATE_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
+_MILLION = 1_000_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """Dollars per million tokens of each kind."""
+
+    input: float
+    output: float
+    cached_input: float | None = None  # None: cached tokens cost the input price
+    cache_write: float | None = None  # None: written tokens cost the input price
+    reasoning: float | None = None  # None: reasoning tokens cost the output price
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """The dollar cost of one request, by kind of token."""
+
+    input: float
+    cached_input: float
+    cache_write: float
+    output: float
+    reasoning: float
+
+    @property
+    def total(self) -> float:
+        return self.input + self.cached_input + self.cache_write + self.output + self.reasoning
+
+    def as_dict(self) -> dict[str, float | str]:
+        return {
+            "input": round(self.input, 10),
+            "cached_input": round(self.cached_input, 10),
+            "cache_write": round(self.cache_write, 10),
+            "output": round(self.output, 10),
+            "reasoning": round(self.reasoning, 10),
+            "total": round(self.total, 10),
+            "currency": "USD",
+        }
+
+
+FREE = Cost(0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCounts:
+    """The token counts that pricing, metrics and the store all read from a usage object."""
+
+    prompt: int = 0
+    completion: int = 0
+    total: int = 0
+    cached: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+
+    @classmethod
+    def of(cls, usage: Mapping[str, Any] | None) -> TokenCounts:
+        if not usage:
+            return _NO_TOKENS
+        prompt = _int(usage.get("prompt_tokens"))
+        completion = _int(usage.get("completion_tokens"))
+        total = _int(usage.get("total_tokens")) or prompt + completion
+        pd = usage.get("prompt_tokens_details")
+        cd = usage.get("completion_tokens_details")
+        pd = pd if isinstance(pd, Mapping) else {}
+        cd = cd if isinstance(cd, Mapping) else {}
+        return cls(
+            prompt=prompt,
+            completion=completion,
+            total=total,
+            cached=_int(pd.get("cached_tokens")),
+            cache_write=_int(pd.get("cache_creation_tokens")),
+            reasoning=_int(cd.get("reasoning_tokens")),
+        )
+
+
+_NO_TOKENS = TokenCounts()
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return max(int(value), 0)
+
+
+class PriceTable:
+    """Prices by `provider/model`, with aliases and dated model names resolved."""
+
+    def __init__(
+        self,
+        prices: Mapping[str, Price],
+        *,
+        aliases: Mapping[str, str] | None = None,
+        provider_aliases: Mapping[str, str] | None = None,
+        as_of: str | None = None,
+    ) -> None:
+        self._prices = dict(prices)
+        self._aliases = dict(aliases or {})
+        self._providers = dict(provider_aliases or {})
+        self.as_of = as_of
+        self._found: dict[str, Price | None] = {}
+
+    @classmethod
+    def load(
+        cls, extra_file: str | Path | None = None, provider_aliases: Mapping[str, str] | None = None
+    ) -> PriceTable:
+        """The built-in table, with an operator's file (same format) laid over it."""
+        text = resources.files("waystation").joinpath("data/prices.json").read_text("utf-8")
+        data = json.loads(text)
+        prices = _parse_models(data.get("models") or {})
+        aliases = dict(data.get("aliases") or {})
+        if extra_file:
+            extra = json.loads(Path(extra_file).read_text("utf-8"))
+            prices.update(_parse_models(extra.get("models") or {}))
+            aliases.update(extra.get("aliases") or {})
+        return cls(prices, aliases=aliases, provider_aliases=provider_aliases,
+                   as_of=data.get("prices_as_of"))
+
+    def find(self, model: str | None) -> Price | None:
+        """The price of a `provider/model`, or None when the table does not know it."""
+        if not model:
+            return None
+        if model in self._found:
+            return self._found[model]
+        price = self._resolve(model)
+        if len(self._found) < 10_000:  # bounded: model names come from callers
+            self._found[model] = price
+        return price
+
+    def _resolve(self, model: str) -> Price | None:
+        provider, sep, name = model.partition("/")
+        if sep:
+            model = f"{self._providers.get(provider, provider)}/{name}"
+        for candidate in (model, _DATE_SUFFIX.sub("", model)):
+            candidate = self._aliases.get(candidate, candidate)
+            if candidate in self._prices:
+                return self._prices[candidate]
+        return None
+
+    def cost(
+        self, model: str | None, usage: Mapping[str, Any] | None, *, cache_hit: bool | None = None
+    ) -> Cost | None:
+        """The cost of one request; a cache hit cost nothing, an unknown price is None."""
+        if cache_hit:
+            return FREE
+        if not usage:
+            return None
+        price = self.find(model)
+        if price is None:
+            return None
+        return price_tokens(price, TokenCounts.of(usage))
+
+
+def price_tokens(price: Price, tokens: TokenCounts) -> Cost:
+    cached = min(tokens.cached, tokens.prompt)
+    written = min(tokens.cache_write, tokens.prompt - cached)
+    fresh = tokens.prompt - cached - written
+    reasoning = min(tokens.reasoning, tokens.completion)
+    answer = tokens.completion - reasoning
+    cached_price = price.input if price.cached_input is None else price.cached_input
+    write_price = price.input if price.cache_write is None else price.cache_write
+    reasoning_price = price.output if price.reasoning is None else price.reasoning
+    return Cost(
+        input=fresh * price.input / _MILLION,
+        cached_input=cached * cached_price / _MILLION,
+        cache_write=written * write_price / _MILLION,
+        output=answer * price.output / _MILLION,
+        reasoning=reasoning * reasoning_price / _MILLION,
+    )
+
+
+def _parse_models(raw: Mapping[str, Any]) -> dict[str, Price]:
+    out: dict[str, Price] = {}
+    for name, entry in raw.items():
+        if not isinstance(entry, Mapping) or "input" not in entry or "output" not in entry:
+            raise ValueError(f"price of {name!r} needs at least 'input' and 'output'")
+        out[name] = Price(
+            input=float(entry["input"]),
+            output=float(entry["output"]),
+            cached_input=_opt(entry.get("cached_input")),
+            cache_write=_opt(entry.get("cache_write")),
+            reasoning=_opt(entry.get("reasoning")),
+        )
+    return out
+
+
+def _opt(value: Any) -> float | None:
+    return None if value is None else float(value)

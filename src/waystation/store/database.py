@@ -1,0 +1,169 @@
+"""One async SQLAlchemy engine for both engines: the embedded SQLite file and PostgreSQL.
+
+Everything above this module writes the same SQLAlchemy Core statements; only what truly differs
+between the two engines lives here: how the URL is spelt, SQLite's pragmas and its transaction
+handling (the sqlite3 driver's legacy mode would autocommit DDL and skip BEGIN before SELECT,
+so SQLAlchemy emits BEGIN itself), and how a migration takes its lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from waystation.errors import GatewayError
+
+log = logging.getLogger("waystation.store")
+
+
+class StoreUnavailable(GatewayError):
+    """The database cannot be reached now; management calls answer 503 and may be retried."""
+
+    status = 503
+    code = "store_unavailable"
+
+
+def database_url(url: str | None, home: Path) -> str:
+    """The SQLAlchemy URL: `WAYSTATION_DATABASE_URL`, or the SQLite file under the home folder."""
+    if not url:
+        return f"sqlite+aiosqlite:///{(home / 'waystation.db').as_posix()}"
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("WAYSTATION_DATABASE_URL must look like postgresql://user@host/db")
+    driver = {"postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg",
+              "sqlite": "sqlite+aiosqlite"}.get(scheme, scheme)
+    return f"{driver}://{rest}"
+
+
+def redact_url(url: str) -> str:
+    """The URL as it may be shown: never with its password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Database:
+    """The engine, plus the facts about it that the stores need."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        self.is_sqlite = self.dialect == "sqlite"
+        if self.is_sqlite and parsed.database and parsed.database != ":memory:":
+            self._sqlite_file: Path | None = Path(parsed.database)
+        else:
+            self._sqlite_file = None
+        self.engine: AsyncEngine = _make_engine(url, self.is_sqlite, echo)
+        self._schema_ready = False
+        self._schema_lock = asyncio.Lock()
+
+    @property
+    def shown_url(self) -> str:
+        return redact_url(self.url)
+
+    def prepare_folder(self) -> None:
+        if self._sqlite_file is not None:
+            self._sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def transaction(self, *, immediate: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection inside one transaction, committed on success.
+
+        `immediate` takes SQLite's write lock at BEGIN, so two writers (two processes running
+        migrations, say) queue on the busy timeout instead of failing half-way.
+        """
+        self.prepare_folder()
+        async with self.engine.connect() as conn:
+            if immediate and self.is_sqlite:
+                conn = await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            async with conn.begin():
+                yield conn
+
+    async def ensure_schema(self, progress: Callable[[str], None] | None = None) -> None:
+        """Bring the schema up to date once per process (cheap after the first success)."""
+        if self._schema_ready:
+            return
+        from waystation.store.migrations import upgrade
+
+        async with self._schema_lock:
+            if not self._schema_ready:
+                self.prepare_folder()
+                await upgrade(self, progress)
+                self._schema_ready = True
+
+    async def start(self, timeout: float = 10.0) -> bool:
+        """Migrate at start-up; an unreachable database is logged, never fatal to serving."""
+        try:
+            await asyncio.wait_for(self.ensure_schema(), timeout)
+            return True
+        except Exception as error:  # serving must not depend on the database
+            log.error("database %s is not available (%s); traces are buffered and the "
+                      "schema is brought up to date once it is", self.shown_url, error)
+            return False
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when trying again later may succeed: the database is down, locked or slow."""
+    if isinstance(error, OSError | TimeoutError | ConnectionError | exc.TimeoutError):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        return isinstance(error, exc.OperationalError | exc.InterfaceError)
+    return isinstance(error, StoreUnavailable)
+
+
+@asynccontextmanager
+async def reachable(db: Database) -> AsyncIterator[None]:
+    """Turn "the database is down" into a 503 for management calls."""
+    try:
+        await db.ensure_schema()
+        yield
+    except Exception as error:
+        if is_transient(error):
+            raise StoreUnavailable(
+                "The database is not reachable now; try again shortly."
+            ) from error
+        raise
+
+
+def _make_engine(url: str, is_sqlite: bool, echo: bool) -> AsyncEngine:
+    import orjson
+
+    def dumps(value: Any) -> str:
+        return orjson.dumps(value).decode()
+
+    if not is_sqlite:
+        return create_async_engine(
+            url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=5,
+            json_serializer=dumps,
+            connect_args={"timeout": 5, "command_timeout": 30},
+        )
+    engine = create_async_engine(url, echo=echo, json_serializer=dumps,
+                                 connect_args={"timeout": 15})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _on_begin)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
+    return engine

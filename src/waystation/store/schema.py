@@ -1,0 +1,131 @@
+"""The tables as the code reads and writes them today (SQLAlchemy Core, both engines).
+
+The migrations in `store/migrations.py` build exactly this shape; they are frozen history, this
+module is the present. JSON values are kept in TEXT columns, encoded by the writer with orjson
+(in a worker thread, so large bodies never stall the event loop) and decoded when read; what
+is filtered on has columns or side tables of its own (`contact_tags`, `trace_metadata`).
+Times are unix seconds (double precision); `traces.day` is the UTC day, for grouping.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("applied", Double, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("hint", Text, nullable=False),
+    Column("created", Double, nullable=False),
+    Column("revoked", Double),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("external_id", String(255), nullable=False, unique=True),
+    Column("display_name", Text),
+    Column("email", Text),
+    Column("avatar_url", Text),
+    Column("tags", Text),
+    Column("metadata", Text),
+    Column("created", Double, nullable=False),
+    Column("updated", Double, nullable=False),
+)
+
+contact_tags = Table(
+    "contact_tags",
+    metadata,
+    Column("contact_id", String(26), ForeignKey("contacts.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("tag", String(255), primary_key=True),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("tags", Text),
+    Column("first_seen", Double, nullable=False),
+    Column("last_seen", Double, nullable=False),
+)
+
+traces = Table(
+    "traces",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("request_id", String(128)),
+    Column("created", Double, nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("key_id", String(64)),
+    Column("name", Text),
+    Column("requested_model", String(255)),
+    Column("model", String(255)),
+    Column("status", Integer, nullable=False),
+    Column("failed", Boolean, nullable=False),
+    Column("stream", Boolean, nullable=False),
+    Column("latency_ms", Double),
+    Column("ttft_ms", Double),
+    Column("usage", Text),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("cached_tokens", BigInteger, nullable=False),
+    Column("reasoning_tokens", BigInteger, nullable=False),
+    Column("cost", Double),
+    Column("cost_details", Text),
+    Column("cache_hit", Boolean),
+    Column("attempts", Text),
+    Column("contact_id", String(255)),
+    Column("thread_id", String(255)),
+    Column("metadata", Text),
+    Column("error", Text),
+)
+
+trace_bodies = Table(
+    "trace_bodies",
+    metadata,
+    Column("trace_id", String(26), ForeignKey("traces.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("request", Text),
+    Column("response", Text),
+    Column("extra", Text),
+)
+
+trace_metadata = Table(
+    "trace_metadata",
+    metadata,
+    Column("trace_id", String(26), ForeignKey("traces.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", String(512), nullable=False),
+)
+
+ALL_TABLES = (
+    "trace_metadata", "trace_bodies", "traces", "threads", "contact_tags", "contacts",
+    "api_keys", "schema_version",
+)

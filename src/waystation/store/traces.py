@@ -1,0 +1,147 @@
+"""Reading traces back: filtered, paginated lists and single traces.
+
+Lists leave the request and response bodies out unless asked (`include_bodies`): they can be
+large, and a list is for finding a trace; `GET /v2/traces/{id}` returns one whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from waystation.errors import NotFound
+from waystation.store.database import Database, reachable
+from waystation.store.pagination import Order, PageRequest, fetch_page
+from waystation.store.schema import trace_bodies, trace_metadata, traces
+from waystation.store.times import iso
+from waystation.store.trace_rows import decode
+
+
+@dataclass(frozen=True, slots=True)
+class StatusFilter:
+    """An exact status, a class (`4xx`), or `success` / `error`."""
+
+    exact: int | None = None
+    low: int | None = None
+    high: int | None = None
+    failed: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFilter:
+    thread_id: str | None = None
+    contact_ids: tuple[str, ...] = ()  # external ids (a contact `_id` is resolved first)
+    model: str | None = None  # the model that answered, or the one requested
+    status: StatusFilter | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)  # every pair must match
+    name: str | None = None
+    key_id: str | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+def render(row: Row[Any], *, bodies: Row[Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "_id": row.id,
+        "request_id": row.request_id,
+        "created": iso(row.created),
+        "name": row.name,
+        "requested_model": row.requested_model,
+        "model": row.model,
+        "status": row.status,
+        "stream": bool(row.stream),
+        "latency_ms": row.latency_ms,
+        "ttft_ms": row.ttft_ms,
+        "usage": decode(row.usage),
+        "cost": row.cost,
+        "cost_details": decode(row.cost_details),
+        "cache_hit": row.cache_hit,
+        "attempts": decode(row.attempts) or [],
+        "contact_id": row.contact_id,
+        "thread_id": row.thread_id,
+        "key_id": row.key_id,
+        "metadata": decode(row.metadata) or {},
+        "error": decode(row.error),
+    }
+    if bodies is not None:
+        out["request"] = decode(bodies.request)
+        out["response"] = decode(bodies.response)
+        out["extra"] = decode(bodies.extra) or {}
+    return out
+
+
+def filtered(f: TraceFilter) -> Select[Any]:
+    stmt = select(traces)
+    if f.thread_id is not None:
+        stmt = stmt.where(traces.c.thread_id == f.thread_id)
+    if f.contact_ids:
+        stmt = stmt.where(traces.c.contact_id.in_(f.contact_ids))
+    if f.model is not None:
+        stmt = stmt.where(or_(traces.c.model == f.model, traces.c.requested_model == f.model))
+    if f.name is not None:
+        stmt = stmt.where(traces.c.name == f.name)
+    if f.key_id is not None:
+        stmt = stmt.where(traces.c.key_id == f.key_id)
+    if f.since is not None:
+        stmt = stmt.where(traces.c.created >= f.since)
+    if f.until is not None:
+        stmt = stmt.where(traces.c.created < f.until)
+    for key, value in f.metadata.items():
+        stmt = stmt.where(exists().where(
+            (trace_metadata.c.trace_id == traces.c.id) & (trace_metadata.c.key == key)
+            & (trace_metadata.c.value == value)))
+    s = f.status
+    if s is not None:
+        if s.exact is not None:
+            stmt = stmt.where(traces.c.status == s.exact)
+        if s.low is not None and s.high is not None:
+            stmt = stmt.where(traces.c.status >= s.low, traces.c.status <= s.high)
+        if s.failed is not None:
+            stmt = stmt.where(traces.c.failed == s.failed)
+    return stmt
+
+
+class TraceQueries:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def list(
+        self, f: TraceFilter, page: PageRequest, *, include_bodies: bool = False
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Newest first."""
+        async with reachable(self.db), self.db.transaction() as conn:
+            rows, has_more = await fetch_page(conn, filtered(f), Order(traces.c.id), page)
+            found = await _bodies(conn, [r.id for r in rows]) if include_bodies else {}
+        return [render(r, bodies=found.get(r.id, _NO_BODIES) if include_bodies else None)
+                for r in rows], has_more
+
+    async def get(self, ref: str) -> dict[str, Any]:
+        """By `_id`, or else the newest trace of that request id (`x-request-id`)."""
+        async with reachable(self.db), self.db.transaction() as conn:
+            row = (await conn.execute(select(traces).where(traces.c.id == ref))).first()
+            if row is None:
+                row = (await conn.execute(select(traces).where(traces.c.request_id == ref)
+                                          .order_by(traces.c.id.desc()).limit(1))).first()
+            if row is None:
+                raise NotFound(f"No trace with id {ref!r}.", code="trace_not_found")
+            found = await _bodies(conn, [row.id])
+        return render(row, bodies=found.get(row.id, _NO_BODIES))
+
+
+class _NoBodies:
+    request = response = extra = None
+
+
+_NO_BODIES: Any = _NoBodies()
+
+
+async def _bodies(conn: AsyncConnection, ids: list[str]) -> dict[str, Row[Any]]:
+    if not ids:
+        return {}
+    rows = (await conn.execute(select(trace_bodies).where(trace_bodies.c.trace_id.in_(ids)))).all()
+    return {r.trace_id: r for r in rows}
