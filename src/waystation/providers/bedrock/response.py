@@ -1,6 +1,8 @@
 """Converse answers → OpenAI terms: stop reasons, usage and the assistant message.
 
-Shared by the non-streamed decoder and the stream decoder, so both build the same answer.
+Shared by the non-streamed decoder and the stream decoder, so both build the same answer. The
+readers below take the wire's JSON as it comes: a part of the wrong type reads as absent, so
+an answer of an unexpected shape never crashes the gateway.
 """
 
 from __future__ import annotations
@@ -25,9 +27,25 @@ STOP_REASONS = {
 FAILED = frozenset({"malformed_model_output", "malformed_tool_use"})
 
 
+def obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def items(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def count(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
 def finish_reason(stop_reason: Any, *, called_tools: bool, provider: str) -> str:
     """The OpenAI finish reason. `tool_use` for the structured-output tool alone is `stop`."""
-    reason = str(stop_reason or "end_turn")
+    reason = text(stop_reason) or "end_turn"
     if reason in FAILED:
         raise UpstreamError(f"{provider} could not finish the answer ({reason})",
                             provider=provider, code="upstream_generation_failed")
@@ -41,10 +59,10 @@ def usage(raw: Any) -> dict[str, Any] | None:
     tokens include them, with the cached part in the details."""
     if not isinstance(raw, dict):
         return None
-    read = int(raw.get("cacheReadInputTokens") or 0)
-    write = int(raw.get("cacheWriteInputTokens") or 0)
-    prompt = int(raw.get("inputTokens") or 0) + read + write
-    completion = int(raw.get("outputTokens") or 0)
+    read = count(raw.get("cacheReadInputTokens"))
+    write = count(raw.get("cacheWriteInputTokens"))
+    prompt = count(raw.get("inputTokens")) + read + write
+    completion = count(raw.get("outputTokens"))
     out: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -61,31 +79,31 @@ def arguments(value: Any) -> str:
 
 def message(raw: Any, provider: str) -> tuple[dict[str, Any], bool]:
     """The assistant message, and whether it calls tools (the structured-output tool aside)."""
-    blocks = raw.get("content") if isinstance(raw, dict) else None
-    if not isinstance(blocks, list):
+    if not isinstance(raw, dict) or not isinstance(raw.get("content"), list):
         raise UpstreamBadResponse(f"{provider} answered without a message", provider=provider)
     texts: list[str] = []
     thoughts: list[str] = []
     redacted: list[str] = []
     signature: str | None = None
     calls: list[dict[str, Any]] = []
-    for block in blocks:
+    for block in items(raw["content"]):
         if "text" in block:
-            texts.append(block["text"])
+            texts.append(text(block["text"]))
         elif "reasoningContent" in block:
-            reasoning = block["reasoningContent"]
-            if "redactedContent" in reasoning:
+            reasoning = obj(block["reasoningContent"])
+            if text(reasoning.get("redactedContent")):
                 redacted.append(reasoning["redactedContent"])
-            text_block = reasoning.get("reasoningText") or {}
-            thoughts.append(text_block.get("text") or "")
-            signature = text_block.get("signature") or signature
+            text_block = obj(reasoning.get("reasoningText"))
+            thoughts.append(text(text_block.get("text")))
+            signature = text(text_block.get("signature")) or signature
         elif "toolUse" in block:
-            use = block["toolUse"]
+            use = obj(block["toolUse"])
             if use.get("name") == JSON_TOOL:
                 texts.append(arguments(use.get("input")))
                 continue
-            calls.append({"id": use.get("toolUseId"), "type": "function", "function": {
-                "name": use.get("name") or "", "arguments": arguments(use.get("input"))}})
+            calls.append({"id": text(use.get("toolUseId")) or None, "type": "function",
+                          "function": {"name": text(use.get("name")),
+                                       "arguments": arguments(use.get("input"))}})
     out: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
     if any(thoughts):
         out["reasoning"] = "".join(thoughts)

@@ -59,32 +59,35 @@ class BedrockStreamDecoder:
         return [self._chunk({"role": "assistant"})]
 
     def _block_start(self, data: dict[str, Any]) -> list[Chunk]:
-        use = (data.get("start") or {}).get("toolUse")
+        use = response.obj(data.get("start")).get("toolUse")
         if not isinstance(use, dict):
             return []
-        block = int(data.get("contentBlockIndex") or 0)
+        block = response.count(data.get("contentBlockIndex"))
         if use.get("name") == JSON_TOOL:
             self._blocks[block] = JSON_BLOCK
             return []
         index = sum(1 for v in self._blocks.values() if v != JSON_BLOCK)
         self._blocks[block] = index
-        call = {"index": index, "id": use.get("toolUseId"), "type": "function",
-                "function": {"name": use.get("name") or "", "arguments": ""}}
+        call = {"index": index, "id": response.text(use.get("toolUseId")) or None,
+                "type": "function",
+                "function": {"name": response.text(use.get("name")), "arguments": ""}}
         return [self._chunk({"tool_calls": [call]})]
 
     def _block_delta(self, data: dict[str, Any]) -> list[Chunk]:
-        delta = data.get("delta") or {}
+        delta = response.obj(data.get("delta"))
         if "text" in delta:
-            return [self._chunk({"content": delta["text"]})] if delta["text"] else []
+            piece = response.text(delta["text"])
+            return [self._chunk({"content": piece})] if piece else []
         if "toolUse" in delta:
-            return self._tool_input(int(data.get("contentBlockIndex") or 0), delta["toolUse"])
+            block = response.count(data.get("contentBlockIndex"))
+            return self._tool_input(block, response.obj(delta["toolUse"]))
         reasoning = delta.get("reasoningContent")
         if isinstance(reasoning, dict):
             return self._reasoning(reasoning)
         return []
 
     def _tool_input(self, block: int, use: dict[str, Any]) -> list[Chunk]:
-        fragment = use.get("input") or ""
+        fragment = response.text(use.get("input"))
         index = self._blocks.get(block)
         if index is None:
             raise UpstreamBadResponse(
@@ -100,11 +103,11 @@ class BedrockStreamDecoder:
 
     def _reasoning(self, reasoning: dict[str, Any]) -> list[Chunk]:
         delta: dict[str, Any] = {}
-        if reasoning.get("text"):
+        if response.text(reasoning.get("text")):
             delta["reasoning"] = reasoning["text"]
-        if reasoning.get("signature"):
+        if response.text(reasoning.get("signature")):
             delta["reasoning_signature"] = reasoning["signature"]
-        if reasoning.get("redactedContent"):
+        if response.text(reasoning.get("redactedContent")):
             # several redacted blocks travel as one string, one block per line
             prefix = "\n" if self._redacted else ""
             delta["redacted_reasoning"] = prefix + reasoning["redactedContent"]

@@ -80,7 +80,8 @@ class BedrockAdapter:
         if not isinstance(data, dict):
             raise UpstreamBadResponse(f"{name} answered with a body that is not a JSON object",
                                       provider=name)
-        message, called = response.message((data.get("output") or {}).get("message"), name)
+        output = response.obj(data.get("output"))
+        message, called = response.message(output.get("message"), name)
         reason = response.finish_reason(data.get("stopReason"), called_tools=called,
                                         provider=name)
         out: dict[str, Any] = {

@@ -36,8 +36,8 @@ class CohereStreamDecoder:
         if not event.data or event.data == "[DONE]":
             return []
         data = self._load(event.data)
-        kind = data.get("type") or event.event
-        handler = _HANDLERS.get(str(kind))
+        kind = response.text(data.get("type")) or event.event or ""
+        handler = _HANDLERS.get(kind)
         return handler(self, data) if handler else []
 
     def close(self) -> list[Chunk]:
@@ -50,17 +50,17 @@ class CohereStreamDecoder:
 
     # -- events ---------------------------------------------------------------------------
     def _message_start(self, data: dict[str, Any]) -> list[Chunk]:
-        self._id = str(data.get("id") or self._id)
+        self._id = response.text(data.get("id")) or self._id
         return [self._chunk({"role": "assistant"})]
 
     def _content(self, data: dict[str, Any]) -> list[Chunk]:
         content = _path(data, "delta", "message", "content")
         delta: dict[str, Any] = {}
-        if content.get("text"):
+        if response.text(content.get("text")):
             delta["content"] = content["text"]
-        if content.get("thinking"):
+        if response.text(content.get("thinking")):
             delta["reasoning"] = content["thinking"]
-        lp = data.get("logprobs")
+        lp = response.obj(data.get("logprobs"))
         if not delta and not lp:
             return []
         chunk = self._chunk(delta)
@@ -70,20 +70,21 @@ class CohereStreamDecoder:
         return [chunk]
 
     def _tool_plan(self, data: dict[str, Any]) -> list[Chunk]:
-        plan = _path(data, "delta", "message").get("tool_plan")
+        plan = response.text(_path(data, "delta", "message").get("tool_plan"))
         return [self._chunk({"content": plan})] if plan else []
 
     def _tool_call_start(self, data: dict[str, Any]) -> list[Chunk]:
         raw = _path(data, "delta", "message", "tool_calls")
-        index = self._tool_index.setdefault(int(data.get("index") or 0), len(self._tool_index))
+        index = self._tool_index.setdefault(_index(data), len(self._tool_index))
         call = response.tool_call(raw)
         return [self._chunk({"tool_calls": [{"index": index, **call}]})]
 
     def _tool_call_delta(self, data: dict[str, Any]) -> list[Chunk]:
-        args = _path(data, "delta", "message", "tool_calls", "function").get("arguments")
+        fn = _path(data, "delta", "message", "tool_calls", "function")
+        args = response.text(fn.get("arguments"))
         if not args:
             return []
-        index = self._tool_index.get(int(data.get("index") or 0))
+        index = self._tool_index.get(_index(data))
         if index is None:
             raise UpstreamBadResponse(
                 f"{self._target.provider_name} streamed tool arguments before the tool call",
@@ -92,7 +93,7 @@ class CohereStreamDecoder:
         return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": args}}]})]
 
     def _message_end(self, data: dict[str, Any]) -> list[Chunk]:
-        delta = data.get("delta") or {}
+        delta = response.obj(data.get("delta"))
         name = self._target.provider_name
         reason = response.finish_reason(delta.get("finish_reason"), delta.get("error"), name)
         self._done = True
@@ -122,6 +123,10 @@ class CohereStreamDecoder:
                 provider=self._target.provider_name,
             )
         return data
+
+
+def _index(data: dict[str, Any]) -> int:
+    return response.count(data.get("index"))
 
 
 def _path(data: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -68,7 +68,7 @@ class CohereAdapter:
                 "refusal": None,
             }
         out: dict[str, Any] = {
-            "id": str(data.get("id") or ""),
+            "id": response.text(data.get("id")),
             "object": "chat.completion",
             "created": int(self._clock()),
             "model": target.public_model,
