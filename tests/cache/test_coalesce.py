@@ -24,7 +24,7 @@ COMPLETION: dict[str, Any] = {
 
 def make_cache(clock: FakeClock, **kwargs: Any) -> CoalescingCache:
     return CoalescingCache(MemoryCache(max_entries=100, max_bytes=1 << 20, clock=clock),
-                           clock=clock, **kwargs)
+                           **kwargs)
 
 
 class Upstream:

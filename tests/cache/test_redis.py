@@ -155,7 +155,6 @@ async def test_requests_still_succeed_and_coalesce_while_redis_is_down(
     cache = CoalescingCache(
         RedisCache(client, prefix="p:", health=health),
         lock=RedisLock(client, prefix="p:lock:", health=health),
-        clock=clock,
     )
     calls = 0
     gate = asyncio.Event()

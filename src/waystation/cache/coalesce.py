@@ -42,7 +42,6 @@ import orjson
 
 from waystation.cache.base import ResponseCache
 from waystation.cache.lock import UNLOCKED, LeaderLock
-from waystation.clock import Clock
 
 log = logging.getLogger("waystation.cache")
 
@@ -141,14 +140,17 @@ class Claim:
 
 
 class CoalescingCache:
-    """A `ResponseCache` backend plus coalescing of identical misses (see the module doc)."""
+    """A `ResponseCache` backend plus coalescing of identical misses (see the module doc).
+
+    Waits are measured on the event loop's clock, like every asyncio timeout, so the local
+    wait (a future) and the cross-replica wait (polling) agree on when `max_wait` is over.
+    """
 
     def __init__(
         self,
         backend: ResponseCache,
         *,
         lock: LeaderLock | None = None,
-        clock: Clock | None = None,
         max_wait: float = DEFAULT_MAX_WAIT,
         poll_interval: float = 0.05,
     ) -> None:
@@ -157,7 +159,6 @@ class CoalescingCache:
         self.max_wait = max_wait
         self.poll_interval = poll_interval
         self.stats = CoalesceStats()
-        self._clock = clock or Clock()
         self._inflight: dict[str, asyncio.Future[bytes | None]] = {}
 
     @contextlib.asynccontextmanager
@@ -197,7 +198,7 @@ class CoalescingCache:
 
     async def _open(self, key: str, max_wait: float) -> Claim:
         self.stats.lookups += 1
-        deadline = self._clock.monotonic() + max_wait
+        deadline = asyncio.get_running_loop().time() + max_wait
         pending = self._inflight.get(key)
         if pending is not None:
             value = await _await_result(pending, max_wait) if max_wait > 0 else None
@@ -245,7 +246,8 @@ class CoalescingCache:
         return value, value is not None
 
     async def _poll(self, lock: LeaderLock, key: str, deadline: float) -> bytes | None:
-        while (remaining := deadline - self._clock.monotonic()) > 0:
+        loop = asyncio.get_running_loop()
+        while (remaining := deadline - loop.time()) > 0:
             await asyncio.sleep(min(self.poll_interval, remaining))
             value = await self.backend.get(key)
             if value is not None:

@@ -27,9 +27,8 @@ def build_cache(
         return CoalescingCache(
             RedisCache(client, prefix=prefix, health=health),
             lock=RedisLock(client, prefix=prefix + "lock:", health=health),
-            clock=clock,
         )
     memory = MemoryCache(
         max_entries=settings.cache_max_entries, max_bytes=settings.cache_max_bytes, clock=clock
     )
-    return CoalescingCache(memory, clock=clock)
+    return CoalescingCache(memory)
