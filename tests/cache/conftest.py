@@ -77,8 +77,12 @@ def redis_prefix(redis_available: None) -> Iterator[str]:
 
 
 @pytest.fixture
-async def make_redis(redis_available: None) -> AsyncIterator[Callable[..., Redis]]:
-    """Build pooled clients the way the gateway does; all are closed after the test."""
+async def make_redis() -> AsyncIterator[Callable[..., Redis]]:
+    """Build pooled clients the way the gateway does; all are closed after the test.
+
+    Building needs no server: the outage tests point clients at closed ports. Tests that need
+    the real server also take `redis_prefix`, which skips when it is unreachable.
+    """
     clients: list[Redis] = []
 
     def make(url: str = REDIS_URL, **kwargs: float) -> Redis:

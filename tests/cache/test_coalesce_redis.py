@@ -101,11 +101,11 @@ async def test_the_heartbeat_keeps_a_long_leader_in_charge(
     make_redis: MakeRedis, redis_prefix: str
 ) -> None:
     """A generation longer than the lock ttl keeps the lock: the waiter still gets the value."""
-    a = replica(make_redis, redis_prefix, lock_ttl=0.3)
+    a = replica(make_redis, redis_prefix, lock_ttl=0.6)  # refreshed every 0.2 s
     b = replica(make_redis, redis_prefix, max_wait=30)
     async with a.claim("k") as leader:
         waiting = asyncio.create_task(_claim_value(b, "k"))
-        await asyncio.sleep(1.0)  # more than three lock ttls
+        await asyncio.sleep(2.0)  # more than three lock ttls
         assert not waiting.done()
         await leader.store_bytes(b"late answer", 60)
     assert await waiting == (Role.HIT, b"late answer")

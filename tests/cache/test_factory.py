@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
+from tests.cache.conftest import REDIS_URL
 from waystation.cache import build_cache
 from waystation.cache.lock import RedisLock
 from waystation.cache.memory import MemoryCache
@@ -37,7 +38,7 @@ def test_a_bound_that_is_not_a_number_is_a_config_error() -> None:
 async def test_with_a_redis_url_backend_and_lock_share_redis(
     make_redis: Callable[..., Redis], redis_prefix: str
 ) -> None:
-    settings = load_settings({"WAYSTATION_REDIS_URL": "redis://127.0.0.1:6379/0"})
+    settings = load_settings({"WAYSTATION_REDIS_URL": REDIS_URL})
     cache = build_cache(settings, prefix=redis_prefix)
     try:
         assert isinstance(cache.backend, RedisCache)

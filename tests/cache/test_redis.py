@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
 from redis.asyncio import Redis
 
-from tests.cache.conftest import FakeClock
+from tests.cache.conftest import REDIS_URL, FakeClock
 from tests.cache.tcp_proxy import TcpProxy, free_port
 from waystation.cache.base import ResponseCache
 from waystation.cache.coalesce import CoalescingCache
@@ -101,7 +102,8 @@ async def test_the_cache_recovers_by_itself_when_redis_comes_back(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="waystation.cache")
-    proxy = TcpProxy("127.0.0.1", 6379)
+    target = urlsplit(REDIS_URL)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
     await proxy.start()
     try:
         cache = redis_cache(make_redis(proxy.url), redis_prefix, clock)
