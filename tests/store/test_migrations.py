@@ -1,0 +1,99 @@
+"""Migrations run in order, once, whole, and adopt the key table of earlier installations."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import inspect, text
+
+from waystation.store.database import Database
+from waystation.store.keys import KeyStore, hash_key
+from waystation.store.migrations import LATEST, MIGRATIONS, current_version, upgrade
+from waystation.store.schema import ALL_TABLES
+
+
+async def drop_everything(db: Database) -> None:
+    async with db.transaction() as conn:
+        for table in ALL_TABLES:
+            await conn.execute(text(f"DROP TABLE IF EXISTS {table}"
+                                    + ("" if db.is_sqlite else " CASCADE")))
+
+
+async def test_an_empty_database_is_migrated_in_order_with_progress(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        await drop_everything(db)
+        assert await current_version(db) == 0
+        said: list[str] = []
+        assert await upgrade(db, said.append) == [m.version for m in MIGRATIONS]
+        assert await current_version(db) == LATEST
+        assert said[0].startswith("applying migration 0001")
+        assert any("0003" in line for line in said)
+        async with db.transaction() as conn:
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        assert set(ALL_TABLES) <= tables
+        assert await upgrade(db, said.append) == []  # a second run has nothing to do
+    finally:
+        await db.close()
+
+
+async def test_concurrent_starts_apply_each_migration_once(database_url: str) -> None:
+    first, second = Database(database_url), Database(database_url)
+    try:
+        await drop_everything(first)
+        results = await asyncio.gather(upgrade(first), upgrade(second))
+        assert sorted(results[0] + results[1]) == [m.version for m in MIGRATIONS]
+        async with first.transaction() as conn:
+            rows = (await conn.execute(text("SELECT version FROM schema_version"))).all()
+        assert sorted(r[0] for r in rows) == [m.version for m in MIGRATIONS]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_key_table_from_before_migrations_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "waystation.db"
+    legacy = sqlite3.connect(path)
+    legacy.execute("CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, key_hash "
+                   "TEXT NOT NULL UNIQUE, hint TEXT NOT NULL, created REAL NOT NULL, "
+                   "revoked REAL)")
+    legacy.execute("INSERT INTO api_keys VALUES ('key_old', 'old', ?, 'ws-…', 1.0, NULL)",
+                   (hash_key("ws-old-secret"),))
+    legacy.commit()
+    legacy.close()
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await db.ensure_schema()
+        assert await KeyStore(db).lookup(hash_key("ws-old-secret")) == "key_old"
+        assert await current_version(db) == LATEST
+    finally:
+        await db.close()
+
+
+async def test_a_failed_migration_leaves_no_trace_of_itself(tmp_path: Path) -> None:
+    """DDL is transactional on both engines (SQLite needs BEGIN emitted by us)."""
+    from waystation.store import migrations
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+
+    def broken(conn: object) -> None:
+        MIGRATIONS[0].apply(conn)  # type: ignore[arg-type]
+        raise RuntimeError("half-way")
+
+    original = migrations.MIGRATIONS
+    migrations.MIGRATIONS = (migrations.Migration(1, "broken", broken),)
+    try:
+        try:
+            await migrations.upgrade(db)
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("the broken migration did not fail")
+        async with db.transaction() as conn:
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        assert "api_keys" not in tables
+    finally:
+        migrations.MIGRATIONS = original
+        await db.close()
