@@ -70,7 +70,7 @@ def translate_params(body: Body, request: Request, refusals: Refusals) -> None:
     for key, handler in HANDLERS.items():
         if key in body:
             handler(body, request, refusals)
-    if config or "stopSequences" in request.get("inferenceConfig", {}):
+    if config:
         request.setdefault("inferenceConfig", {}).update(config)
     tool_config(body, request, refusals)
     if body.get("cache_control") and request.get("messages"):
@@ -175,8 +175,8 @@ def _tool_spec(tool: dict[str, Any]) -> Block:
     }
     if fn.get("description"):
         spec["description"] = fn["description"]
-    if fn.get("strict") is not None:
-        spec["strict"] = fn["strict"]
+    if fn.get("strict"):
+        spec["strict"] = True
     return {"toolSpec": spec}
 
 
