@@ -614,38 +614,72 @@ def _short(path: str) -> str:
     return path
 
 
+# Frames that only say "the server is running": left out of the inclusive table.
+ENTRY_FRAMES = re.compile(
+    r"\((typer/|click/|uvicorn/(main|server|_compat)\.py|asyncio/(runners|base_events)\.py|"
+    r"threading\.py|waystation/cli/main\.py|waystation\)|<string>\))"
+)
+THREAD_FRAME = re.compile(r"^(thread|process) \(")
+
+
+def package_of(name: str) -> str:
+    """`func (pkg/mod.py)` → `pkg` (for waystation: `waystation/subpackage`)."""
+    m = re.search(r"\(([^)]*)\)$", name)
+    if not m:
+        return "?"
+    path = m.group(1)
+    if path.startswith("waystation/"):
+        parts = path.split("/")
+        return "/".join(parts[:2]) if len(parts) > 2 else path
+    if name.startswith("Runner.run (asyncio/runners.py"):
+        return "event loop (uvloop, C; I/O and callbacks)"
+    return path.split("/", 1)[0].removesuffix(".py")
+
+
 def profile_tables(raw_path: Path, top: int) -> tuple[str, int]:
-    """Self and inclusive sample counts per function from py-spy's raw (collapsed) output."""
+    """Sample counts per thread, package and function from py-spy's raw (collapsed) output."""
     self_c: Counter[str] = Counter()
     incl: Counter[str] = Counter()
+    pkgs: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
     total = 0
     for line in raw_path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         n = int(count)
-        total += n
+        frames = stack.split(";")
+        thread = "?"
+        while frames and THREAD_FRAME.match(frames[0]):
+            thread = frames.pop(0)
         names = []
-        for fr in stack.split(";"):
+        for fr in frames:
             m = FRAME.match(fr)
-            name = f"{m['func']} ({_short(m['file'])})" if m else fr
-            names.append(name)
+            names.append(f"{m['func']} ({_short(m['file'])})" if m else fr)
         if not names:
             continue
+        total += n
+        threads[thread] += n
         self_c[names[-1]] += n
+        pkgs[package_of(names[-1])] += n
         for name in set(names):
-            incl[name] += n
+            if not ENTRY_FRAMES.search(name):
+                incl[name] += n
     if not total:
         return "no samples\n", 0
 
-    def table(title: str, c: Counter[str]) -> list[str]:
-        rows = [f"### {title}", "", "| % of samples | samples | function (file) |",
-                "|---:|---:|---|"]
-        rows += [f"| {100 * n / total:.1f} | {n} | `{name}` |" for name, n in c.most_common(top)]
+    def table(title: str, c: Counter[str], what: str, rows_max: int) -> list[str]:
+        rows = [f"### {title}", "", f"| % of samples | samples | {what} |", "|---:|---:|---|"]
+        rows += [
+            f"| {100 * n / total:.1f} | {n} | `{name}` |" for name, n in c.most_common(rows_max)
+        ]
         return [*rows, ""]
 
-    lines = table("Self time (where the CPU was)", self_c)
-    lines += table("Inclusive time (on the stack)", incl)
+    lines = table("Threads", threads, "thread", 10)
+    lines += table("Self time by package (where the CPU was)", pkgs, "package", 20)
+    lines += table("Self time by function", self_c, "function (file)", top)
+    lines += table("Inclusive time (on the stack; entry-point frames left out)", incl,
+                   "function (file)", top)
     return "\n".join(lines), total
 
 
@@ -671,7 +705,9 @@ def run_profile(
     )
     time.sleep(2)
     base = [spy, "record", "-p", str(target.server.pid), "-d", str(seconds), "-r",
-            str(args.profile_rate), "--nonblocking"] + (["--native"] if args.profile_native else [])
+            str(args.profile_rate), "--nonblocking", "--threads"]
+    if args.profile_native:
+        base.append("--native")
     cpu0 = cpu_seconds(target.server.pid)
     subprocess.run([*base, "-f", "raw", "-o", str(raw_path)], check=True,
                    capture_output=True, timeout=seconds + 60)
@@ -683,11 +719,12 @@ def run_profile(
                        capture_output=True, timeout=seconds + 60)
     tables, total = profile_tables(raw_path, args.profile_top)
     busy = 100 * total / (seconds * args.profile_rate)
+    gw_cpu = 100 * (cpu1 - cpu0) / seconds
     head = (
         f"## Profile: {mode}, c={args.profile_conc}\n\n"
-        f"{total} samples over {seconds} s at {args.profile_rate} Hz (≈{busy:.0f}% of the "
-        f"samples found the gateway busy; gateway CPU {100 * (cpu1 - cpu0) / seconds:.0f}% of "
-        f"its core). Load while sampling: {load_res['rps']:,.0f} req/s, "
+        f"{total} samples over {seconds} s at {args.profile_rate} Hz (busy threads found in "
+        f"{busy:.0f}% of the sampling ticks, all threads together; gateway CPU {gw_cpu:.0f}% "
+        f"of its core). Load while sampling: {load_res['rps']:,.0f} req/s, "
         f"{load_res['error_count']} errors. Raw stacks: `{raw_path.name}`, flame graph: "
         f"`{svg_path.name}`.\n\n"
     )
