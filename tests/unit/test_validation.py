@@ -237,7 +237,6 @@ def test_reasoning_effort_enum() -> None:
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"cache": {"type": "exact_match", "ttl": 60}}, "cache"),
         ({"orq": {"thread": {"id": "t1"}}}, "orq.thread"),
         ({"orq": {"contact": {"id": "c1"}}}, "orq.contact"),
         ({"orq": {"knowledge_bases": [{"knowledge_id": "kb"}]}}, "orq.knowledge_bases"),

@@ -18,6 +18,7 @@ from waystation.api.chat_request import (
     Orq,
     ThinkingEnabled,
 )
+from waystation.cache.policy import requested_ttl
 from waystation.core.call import ChatCall
 from waystation.errors import InvalidRequest, UnsupportedFeature
 from waystation.prompts.variables import collect
@@ -39,10 +40,8 @@ GATEWAY_FIELDS = frozenset(
 # Features of the API that this build does not implement yet. Each is refused with a 400 that
 # names it: an accepted field must do what it says.
 NOT_BUILT: dict[str, str] = {
-    "cache": "the response cache",
     "guardrails": "guardrails",
     "plugins": "plugins",
-    "orq.cache": "the response cache",
     "orq.prompt": "stored prompts",
     "orq.contact": "contacts",
     "orq.identity": "identities",
@@ -129,6 +128,7 @@ def _to_call(req: ChatCompletionRequest, data: dict[str, Any]) -> ChatCall:
         variables=collect(req.variables, orq.inputs if orq else None),
         contact=_contact(orq),
         thread=orq.thread.model_dump(exclude_none=True) if orq and orq.thread else None,
+        cache_ttl=requested_ttl(data),
     )
 
 

@@ -28,4 +28,10 @@ class ChatCall:
     variables: Variables = field(default_factory=Variables)
     contact: dict[str, Any] | None = None  # orq.identity (or the older orq.contact), as sent
     thread: dict[str, Any] | None = None  # orq.thread {id, tags}
+    cache_ttl: float | None = None  # seconds; None: the request did not ask for the cache
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def model_set(self) -> list[str]:
+        """Every model this call may be answered by, in plan order (before health reorders)."""
+        first = [m for m, _ in self.routing.balanced] or [self.model]
+        return first + [m for m in self.routing.fallbacks if m not in first]

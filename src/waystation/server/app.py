@@ -12,6 +12,7 @@ from typing import Any
 
 from waystation.api.chat_request import ChatCompletionRequest
 from waystation.api.responses import ChatCompletion, ModelList
+from waystation.cache import build_cache
 from waystation.clock import Clock
 from waystation.config.settings import Settings
 from waystation.errors import GatewayError
@@ -75,7 +76,10 @@ class Gateway:
         self.auth = Authenticator(self.keys, settings.master_key)
         self.health = build_health(settings, self.clock)
         self.runner = Runner(settings, self.registry, self.executor, self.clock, self.health)
-        self.chat = chat = ChatHandler(settings, self.runner, self.clock, NullRecorder())
+        self.cache = build_cache(settings, clock=self.clock)
+        self.chat = chat = ChatHandler(
+            settings, self.runner, self.clock, NullRecorder(), self.cache
+        )
         self.recorder = self.writer
         models = ModelsHandler(self.registry, self.clock)
         self.router = RouteTable()
@@ -121,6 +125,7 @@ class Gateway:
     async def shutdown(self) -> None:
         self.ready = False
         await self.health.close()
+        await self.cache.close()
         await self.auth.close()
         await self.executor.close()
         await self.writer.close(self.settings.trace_flush_seconds)

@@ -1,4 +1,5 @@
-"""The chat-completions route: validate, route, answer as JSON or as SSE, and leave a trace."""
+"""The chat-completions route: validate, prepare, consult the cache, route, answer as JSON or
+as SSE, and leave a trace."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from typing import Any
 import orjson
 
 from waystation.api.validate import parse_chat_request
+from waystation.cache import CACHE_HEADER, CoalescingCache, cache_key, hit_completion
+from waystation.cache import replay_chunks as replay
 from waystation.clock import Clock
 from waystation.config.settings import Settings
 from waystation.core.accumulate import StreamAccumulator
 from waystation.core.call import ChatCall
 from waystation.errors import GatewayError, UpstreamError
 from waystation.observe.trace import Recorder, Trace
-from waystation.routing.runner import Answer, LiveStream, Runner
+from waystation.routing.runner import LiveStream, Runner
 from waystation.server.http import Request
 from waystation.server.prepare import Preparer, seal
 from waystation.transport.sse import DONE, frame
@@ -29,15 +32,22 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 JSON_HEADERS = [(b"content-type", b"application/json")]
+Headers = list[tuple[bytes, bytes]]
 
 
 class ChatHandler:
     def __init__(
-        self, settings: Settings, runner: Runner, clock: Clock, recorder: Recorder
+        self,
+        settings: Settings,
+        runner: Runner,
+        clock: Clock,
+        recorder: Recorder,
+        cache: CoalescingCache,
     ) -> None:
         self._settings = settings
         self._runner = runner
         self._clock = clock
+        self._cache = cache
         self.recorder = recorder
         self._preparer = Preparer()
 
@@ -50,10 +60,10 @@ class ChatHandler:
             call = parse_chat_request(raw)
             _describe(trace, req, call)
             await self._preparer.prepare(call, trace)
-            if call.stream:
-                await self._stream(req, call, trace, started)
+            if call.cache_ttl is None:
+                await self._answer(req, call, trace, started, [])
             else:
-                await self._complete(req, call, trace)
+                await self._answer_cached(req, call, trace, started)
         except GatewayError as exc:
             trace.error = exc.body()
             trace.status = exc.status
@@ -66,26 +76,78 @@ class ChatHandler:
             seal(trace, call)
             self.recorder.record(trace)
 
-    async def _complete(self, req: Request, call: ChatCall, trace: Trace) -> None:
+    async def _answer(
+        self, req: Request, call: ChatCall, trace: Trace, started: float, extra: Headers
+    ) -> dict[str, Any] | None:
+        """Answer from the providers; returns the completion when it is whole and delivered."""
+        if call.stream:
+            return await self._stream(req, call, trace, started, extra)
+        return await self._complete(req, call, trace, extra)
+
+    async def _answer_cached(
+        self, req: Request, call: ChatCall, trace: Trace, started: float
+    ) -> None:
+        assert call.cache_ttl is not None
+        key = cache_key(trace.key_id or "anonymous", call.model_set(), call.body)
+        async with self._cache.claim(key) as claim:
+            trace.cache_hit = claim.hit
+            req.log["cache"] = "HIT" if claim.hit else "MISS"
+            if claim.hit:
+                assert claim.value is not None
+                await self._serve_hit(req, call, trace, hit_completion(claim.value), started)
+                return
+            if call.stream and not call.include_usage:
+                # the stored answer must carry usage; the caller still gets no usage chunk
+                call.body["stream_options"] = {**(call.body.get("stream_options") or {}),
+                                               "include_usage": True}
+            completion = await self._answer(req, call, trace, started, [(CACHE_HEADER, b"MISS")])
+            if completion is not None:
+                await claim.store(completion, call.cache_ttl)
+
+    async def _serve_hit(
+        self, req: Request, call: ChatCall, trace: Trace, completion: dict[str, Any],
+        started: float,
+    ) -> None:
+        req.log["answered_by"] = trace.model = completion.get("model")
+        trace.usage = completion.get("usage")
+        trace.response = completion
+        headers = [(CACHE_HEADER, b"HIT"), (b"x-waystation-model",
+                                            str(completion.get("model")).encode())]
+        if not call.stream:
+            await req.send_bytes(200, orjson.dumps(completion), JSON_HEADERS, headers)
+            return
+        body = b"".join(frame(c) for c in replay(completion, include_usage=call.include_usage))
+        await req.start(200, SSE_HEADERS, headers)
+        trace.ttft_ms = (self._clock.monotonic() - started) * 1000
+        await req.send({"type": "http.response.body", "body": body + DONE, "more_body": False})
+
+    async def _complete(
+        self, req: Request, call: ChatCall, trace: Trace, extra: Headers
+    ) -> dict[str, Any]:
         answer = await self._runner.complete(call, trace.attempts)
         req.log["answered_by"] = trace.model = answer.target.public_model
         trace.usage = answer.completion.get("usage")
         trace.response = answer.completion
-        await req.send_bytes(
-            200, orjson.dumps(answer.completion), JSON_HEADERS, _answer_headers(answer, trace)
-        )
+        await req.send_bytes(200, orjson.dumps(answer.completion), JSON_HEADERS,
+                             _answer_headers(answer.target.public_model, trace) + extra)
+        return answer.completion
 
-    async def _stream(self, req: Request, call: ChatCall, trace: Trace, started: float) -> None:
+    async def _stream(
+        self, req: Request, call: ChatCall, trace: Trace, started: float, extra: Headers
+    ) -> dict[str, Any] | None:
         live = await self._runner.stream(call, trace.attempts)
         req.log["answered_by"] = trace.model = live.target.public_model
         acc = StreamAccumulator()
         gone = asyncio.Event()
+        whole = False
         try:
-            await req.start(200, SSE_HEADERS, _answer_headers(live, trace))
+            await req.start(200, SSE_HEADERS,
+                            _answer_headers(live.target.public_model, trace) + extra)
             trace.ttft_ms = (self._clock.monotonic() - started) * 1000
             watcher = asyncio.create_task(_watch_disconnect(req, live, gone))
             try:
                 await _pump(req, live, acc, call.include_usage)
+                whole = not gone.is_set()
             finally:
                 watcher.cancel()
         except UpstreamError as exc:
@@ -101,6 +163,7 @@ class ChatHandler:
                 trace.extra["client_disconnected"] = True
             trace.response = acc.result() if acc.chunks else None
             trace.usage = acc.usage
+        return trace.response if whole else None
 
 
 def _describe(trace: Trace, req: Request, call: ChatCall) -> None:
@@ -159,8 +222,8 @@ async def _watch_disconnect(req: Request, live: LiveStream, gone: asyncio.Event)
             return
 
 
-def _answer_headers(answer: Answer | LiveStream, trace: Trace) -> list[tuple[bytes, bytes]]:
+def _answer_headers(model: str, trace: Trace) -> Headers:
     return [
-        (b"x-waystation-model", answer.target.public_model.encode()),
+        (b"x-waystation-model", model.encode()),
         (b"x-waystation-attempts", str(len(trace.attempts)).encode()),
     ]
