@@ -43,7 +43,7 @@ class ContactMetrics(_Answer):
     error_rate: float
 
 
-class Contact(_Answer):
+class ContactRecord(_Answer):
     id: str = Field(alias="_id")
     external_id: str
     workspace_id: str
@@ -59,14 +59,14 @@ class Contact(_Answer):
 
 class ContactList(_Answer):
     object: Literal["list"] = "list"
-    data: list[Contact]
+    data: list[ContactRecord]
     has_more: bool
 
 
 class IdentityAnswer(_Answer):
     """orq's identities API (SDK 4.4 and later) wraps the entity."""
 
-    identity: Contact
+    identity: ContactRecord
 
 
 class TraceAttempt(_Answer):

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from waystation.api.management import (
-    Contact,
     ContactCreate,
     ContactList,
+    ContactRecord,
     ContactUpdate,
     IdentityAnswer,
 )
@@ -93,7 +93,7 @@ def register(app: Gateway) -> None:
     for base, name, wrap, high in (("/v2/contacts", "contact", False, 50),
                                    ("/v2/identities", "identity", True, 200)):
         r = ContactRoutes(app.store.contacts, wrap, high, metrics_by_default=not wrap)
-        one = IdentityAnswer if wrap else Contact
+        one = IdentityAnswer if wrap else ContactRecord
         tag = "identities" if wrap else "contacts"
         item = f"{base}/{{id}}"
         for route in (
