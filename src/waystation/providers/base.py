@@ -16,7 +16,6 @@ from typing import Any, Protocol
 from waystation.config.settings import ProviderConfig
 from waystation.core.call import ChatCall
 from waystation.errors import UpstreamError
-from waystation.transport.sse import SSEEvent
 
 Chunk = dict[str, Any]
 
@@ -51,7 +50,7 @@ class EventParser(Protocol):
 
 
 class StreamDecoder(Protocol):
-    def feed(self, event: SSEEvent) -> list[Chunk]:
+    def feed(self, event: Any) -> list[Chunk]:
         """Translate one wire event (what the adapter's event parser yields) into chunks.
 
         After the finish chunk a decoder always yields one `{"choices": [], "usage": …}` chunk

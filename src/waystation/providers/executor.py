@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
+from yarl import URL
 
 from waystation.errors import UpstreamConnectionError, UpstreamTimeout
 from waystation.providers.base import WireRequest
@@ -96,7 +97,9 @@ class Executor:
         try:
             resp = await asyncio.wait_for(
                 self.session.request(
-                    wire.method, wire.url, headers=dict(wire.headers), data=wire.body
+                    # sent exactly as encoded: a signed request (SigV4) must not be re-quoted
+                    wire.method, URL(wire.url, encoded=True), headers=dict(wire.headers),
+                    data=wire.body,
                 ),
                 self._timeout,
             )

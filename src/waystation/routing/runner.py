@@ -193,6 +193,10 @@ class Runner:
     ) -> T:
         policy = call.routing.retry
         for n in range(policy.count + 1):
+            if n:  # encoded again: a signed request is only valid for a few minutes
+                wire = adapter.encode(
+                    call, target, drop_unsupported=self._settings.drop_unsupported_params
+                )
             started = self._clock.monotonic()
             try:
                 result = await self._timed(once(target, adapter, wire), call, target)
