@@ -1,0 +1,1 @@
+"""Embeddings and reranking: gateway endpoints, provider adapters and local models."""
