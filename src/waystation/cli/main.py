@@ -36,22 +36,22 @@ def _ensure_a_key(settings: Settings) -> None:
     if settings.master_key:
         return
 
-    async def ensure() -> tuple[str, KeyRecord] | None:
+    async def ensure() -> tuple[str, KeyRecord, str] | None:
         async with open_database(settings) as db:
             store = KeyStore(db)
             if await store.count_active():
                 return None
-            return await store.create("default")
+            return (*await store.create("default"), db.shown_url)
 
     made = asyncio.run(ensure())
     if made is None:
         return
-    secret, record = made
+    secret, record, where = made
     typer.echo(
         "No API key existed, so one was created (it is shown only now; store it safely):\n"
         f"\n    {secret}\n\n"
         f"Send it as 'Authorization: Bearer <key>'. Manage keys with 'waystation keys'. "
-        f"(key id {record.id}, database {settings.db_path})",
+        f"(key id {record.id}, database {where})",
         err=True,
     )
 
