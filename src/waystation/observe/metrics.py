@@ -87,6 +87,7 @@ class GatewayMetrics:
         self.trace_queue = Gauge("waystation_trace_queue_depth", "Traces waiting to be written",
                                  registry=r)
         self._series: dict[tuple[str, str], _Series] = {}
+        self._by_status: dict[tuple[str, str, int], Any] = {}
         self._max_models = max_models
 
     def watch_queue(self, depth: Callable[[], float]) -> None:
@@ -117,17 +118,21 @@ class GatewayMetrics:
             )
         return series
 
-    def observe(self, trace: Trace, cost: Cost | None) -> None:
+    def observe(self, trace: Trace, cost: Cost | None, tokens: TokenCounts | None = None) -> None:
         """Count one finished request (cheap: a few dictionary lookups and additions)."""
         labels = self._labels(trace.model or trace.requested_model)
         series = self._bound(labels)
-        self.requests.labels(*labels, str(trace.status or 0)).inc()
+        key = (*labels, trace.status or 0)
+        requests = self._by_status.get(key)
+        if requests is None:
+            requests = self._by_status[key] = self.requests.labels(*labels, str(key[2]))
+        requests.inc()
         if trace.latency_ms is not None:
             series.latency.observe(trace.latency_ms / 1000)
         if trace.ttft_ms is not None:
             series.ttft.observe(trace.ttft_ms / 1000)
         if trace.usage:
-            tokens = TokenCounts.of(trace.usage)
+            tokens = tokens or TokenCounts.of(trace.usage)
             series.tokens_in.inc(tokens.prompt)
             series.tokens_out.inc(tokens.completion)
             if tokens.cached:
@@ -142,7 +147,8 @@ class GatewayMetrics:
             self.cache_lookups.labels("hit" if trace.cache_hit else "miss").inc()
             if trace.cache_hit:
                 series.cache_hits.inc()
-        if trace.attempts:
+        attempts = trace.attempts
+        if len(attempts) > 1 or (attempts and attempts[0].error is not None):
             self._attempts(trace)
 
     def _attempts(self, trace: Trace) -> None:

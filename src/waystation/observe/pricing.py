@@ -83,8 +83,8 @@ class TokenCounts:
         total = _int(usage.get("total_tokens")) or prompt + completion
         pd = usage.get("prompt_tokens_details")
         cd = usage.get("completion_tokens_details")
-        pd = pd if isinstance(pd, Mapping) else {}
-        cd = cd if isinstance(cd, Mapping) else {}
+        pd = pd if type(pd) is dict or isinstance(pd, Mapping) else _EMPTY
+        cd = cd if type(cd) is dict or isinstance(cd, Mapping) else _EMPTY
         return cls(
             prompt=prompt,
             completion=completion,
@@ -96,9 +96,12 @@ class TokenCounts:
 
 
 _NO_TOKENS = TokenCounts()
+_EMPTY: Mapping[str, Any] = {}
 
 
 def _int(value: Any) -> int:
+    if type(value) is int:  # the common case, checked first: this runs on the hot path
+        return value if value > 0 else 0
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
     return max(int(value), 0)
@@ -166,10 +169,12 @@ class PriceTable:
             return FREE
         if not usage:
             return None
+        return self.cost_of(model, TokenCounts.of(usage))
+
+    def cost_of(self, model: str | None, tokens: TokenCounts) -> Cost | None:
+        """The cost of counted tokens (usage already read), or None for an unknown model."""
         price = self.find(model)
-        if price is None:
-            return None
-        return price_tokens(price, TokenCounts.of(usage))
+        return None if price is None else price_tokens(price, tokens)
 
 
 def price_tokens(price: Price, tokens: TokenCounts) -> Cost:

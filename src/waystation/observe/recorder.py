@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from waystation.observe.metrics import GatewayMetrics
-from waystation.observe.pricing import PriceTable
+from waystation.observe.pricing import FREE, PriceTable, TokenCounts
 from waystation.observe.trace import Trace
 from waystation.store.database import is_transient
 from waystation.store.trace_rows import RecordedTrace
@@ -102,11 +102,14 @@ class TraceWriter:
         """Queue a finished trace: never blocks, never raises."""
         cost = None
         try:
+            tokens = TokenCounts.of(trace.usage)
             if self._prices is not None:
-                cost = self._prices.cost(trace.model or trace.requested_model, trace.usage,
-                                         cache_hit=trace.cache_hit)
+                if trace.cache_hit:
+                    cost = FREE
+                elif trace.usage:
+                    cost = self._prices.cost_of(trace.model or trace.requested_model, tokens)
             if self._metrics is not None:
-                self._metrics.observe(trace, cost)
+                self._metrics.observe(trace, cost, tokens)
         except Exception as error:  # a metrics or pricing bug must not fail the request
             self._log.say("observe", f"cannot price or count trace {trace.id}: {error!r}")
         if len(self._queue) >= self.capacity:
