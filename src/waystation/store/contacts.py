@@ -68,7 +68,7 @@ class ContactStore:
         }
         async with reachable(self.db):
             try:
-                async with self.db.transaction() as conn:
+                async with self.db.transaction(immediate=True) as conn:
                     await conn.execute(contacts.insert().values(**values))
                     await _set_tags(conn, values["id"], tags)
                     return render(await _one(conn, values["id"]))
@@ -81,7 +81,7 @@ class ContactStore:
 
     async def update(self, ref: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Set the given fields (`null` clears one); tags and metadata are replaced whole."""
-        async with reachable(self.db), self.db.transaction() as conn:
+        async with reachable(self.db), self.db.transaction(immediate=True) as conn:
             row = await _one(conn, ref)
             values: dict[str, Any] = {k: changes[k] for k in _FIELDS if k in changes}
             if "tags" in changes:
@@ -95,7 +95,7 @@ class ContactStore:
             return render(await _one(conn, row.id))
 
     async def delete(self, ref: str) -> None:
-        async with reachable(self.db), self.db.transaction() as conn:
+        async with reachable(self.db), self.db.transaction(immediate=True) as conn:
             row = await _one(conn, ref)
             await conn.execute(delete(contact_tags).where(contact_tags.c.contact_id == row.id))
             await conn.execute(delete(contacts).where(contacts.c.id == row.id))

@@ -52,7 +52,7 @@ class KeyStore:
             created=time.time(),
             revoked=None,
         )
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(immediate=True) as conn:
             await conn.execute(api_keys.insert().values(
                 id=record.id, name=name, key_hash=hash_key(secret), hint=record.hint,
                 created=record.created))
@@ -73,7 +73,7 @@ class KeyStore:
         now = time.time()
         match = ((api_keys.c.id == id_or_name) | (api_keys.c.name == id_or_name)) & (
             api_keys.c.revoked.is_(None))
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(immediate=True) as conn:
             rows = (await conn.execute(select(*_COLUMNS).where(match))).all()
             if rows:
                 await conn.execute(update(api_keys).where(

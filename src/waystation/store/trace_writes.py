@@ -44,7 +44,7 @@ class TraceSink:
             return
         await self.db.ensure_schema()
         rows = await asyncio.to_thread(build_rows, items, log_bodies=self.log_bodies)
-        async with self.db.transaction() as conn:
+        async with self.db.transaction(immediate=True) as conn:
             await _rename_taken_ids(conn, rows)
             await _upsert_contacts(conn, list(rows.contacts.values()))
             await _upsert_threads(conn, list(rows.threads.values()))
