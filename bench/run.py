@@ -418,6 +418,7 @@ def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["errors"] = sum(r["error_count"] for r in rs)
         row["cpu_per_req_us"] = med([r.get("cpu_per_req_us") for r in rs])
         row["others_cpu_pct"] = med([r.get("others_cpu_pct") for r in rs])
+        row["server_cpu_pct"] = med([r.get("server_cpu_pct") for r in rs])
         row["gateway_core_other_pct"] = med([r.get("gateway_core_other_pct") for r in rs])
         keys = ["latency_ms"] + (["ttfb_ms"] if mode == "stream" else [])
         for key in keys:
@@ -496,11 +497,12 @@ def render_report(result: dict[str, Any]) -> str:
         out += [
             "## Non-streaming", "",
             "Latencies in ms; CPU/req = server CPU µs per completed request (direct: the mock's); "
-            "'others %' = CPU used meanwhile by processes outside the benchmark, in % of one "
-            "core (noise).", "",
+            "'srv %' = the server's CPU in % of one core; 'others %' = CPU used meanwhile by "
+            "processes outside the benchmark, in % of one core, and 'gw core %' the part of it "
+            "on the gateway's core (noise).", "",
             "| target | conc | req/s (min-max) | x direct | p50 | p90 | p99 | added p50 "
-            "| added p99 | errors | CPU/req µs | others % |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| added p99 | errors | CPU/req µs | srv % | others % | gw core % |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in plain:
             out.append(
@@ -509,7 +511,8 @@ def render_report(result: dict[str, Any]) -> str:
                 f"| {fmt(r['latency_ms_p50'], 3)} | {fmt(r['latency_ms_p90'], 3)} "
                 f"| {fmt(r['latency_ms_p99'], 3)} | {fmt(r.get('added_latency_ms_p50'), 3)} "
                 f"| {fmt(r.get('added_latency_ms_p99'), 3)} | {r['errors']} "
-                f"| {fmt(r['cpu_per_req_us'], 0)} | {fmt(r['others_cpu_pct'], 0)} |"
+                f"| {fmt(r['cpu_per_req_us'], 0)} | {fmt(r['server_cpu_pct'], 0)} "
+                f"| {fmt(r['others_cpu_pct'], 0)} | {fmt(r['gateway_core_other_pct'], 0)} |"
             )
         out.append("")
     streams = [r for r in rows if r["mode"] == "stream"]
@@ -520,8 +523,8 @@ def render_report(result: dict[str, Any]) -> str:
             "the stream. Latencies in ms.", "",
             "| target | conc | streams/s (min-max) | x direct | TTFB p50 | TTFB p99 | added TTFB "
             "p50 | added TTFB p99 | total p50 | total p99 | added total p50 | added total p99 "
-            "| errors | CPU/req µs | others % |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| errors | CPU/req µs | srv % | others % | gw core % |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in streams:
             out.append(
@@ -532,7 +535,8 @@ def render_report(result: dict[str, Any]) -> str:
                 f"| {fmt(r['latency_ms_p50'], 3)} | {fmt(r['latency_ms_p99'], 3)} "
                 f"| {fmt(r.get('added_latency_ms_p50'), 3)} "
                 f"| {fmt(r.get('added_latency_ms_p99'), 3)} | {r['errors']} "
-                f"| {fmt(r['cpu_per_req_us'], 0)} | {fmt(r['others_cpu_pct'], 0)} |"
+                f"| {fmt(r['cpu_per_req_us'], 0)} | {fmt(r['server_cpu_pct'], 0)} "
+                f"| {fmt(r['others_cpu_pct'], 0)} | {fmt(r['gateway_core_other_pct'], 0)} |"
             )
         out.append("")
     if mem:
