@@ -18,6 +18,7 @@ from waystation.api.chat_request import (
     Orq,
     ThinkingEnabled,
 )
+from waystation.api.errors_path import invalid_request_from
 from waystation.cache.policy import requested_ttl
 from waystation.core.call import ChatCall
 from waystation.errors import InvalidRequest, UnsupportedFeature
@@ -58,7 +59,7 @@ def parse_chat_request(raw: bytes) -> ChatCall:
     try:
         req = ChatCompletionRequest.model_validate(data)
     except ValidationError as exc:
-        raise _to_invalid_request(exc, data) from None
+        raise invalid_request_from(exc, data) from None
     _check_cross_field_rules(req)
     _refuse_unbuilt_features(data)
     return _to_call(req, data)
@@ -171,64 +172,3 @@ def _routing(req: ChatCompletionRequest) -> RoutingOptions:
         ) if retry is not None else RetryPolicy(),
         call_timeout=timeout.call_timeout / 1000 if timeout is not None else None,
     )
-
-
-def _to_invalid_request(exc: ValidationError, data: Any) -> InvalidRequest:
-    # For a union (`str | list[part]`) pydantic reports every member; the deepest path is the
-    # one that names what the caller actually got wrong.
-    candidates = [(_param_path(e.get("loc", ()), data), e) for e in exc.errors(include_url=False)]
-    param, err = max(candidates, key=lambda c: c[0].count(".") + c[0].count("["))
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        message = f"Unrecognized request argument supplied: {param}"
-    elif kind == "missing":
-        message = f"Missing required parameter: {param}"
-    else:
-        msg = str(err.get("msg", "invalid value"))
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        message = f"Invalid value for {param}: {msg}" if param else msg
-    return InvalidRequest(message, param=param or None)
-
-
-def _param_path(loc: tuple[Any, ...], data: Any) -> str:
-    """Render pydantic's location as `messages[0].content`, skipping union and tag segments."""
-    out = ""
-    node = data
-    tag_skipped = False
-    for i, seg in enumerate(loc):
-        if isinstance(seg, int) and isinstance(node, list) and 0 <= seg < len(node):
-            out += f"[{seg}]"
-            node, tag_skipped = node[seg], False
-        elif not isinstance(seg, str) or not isinstance(node, dict):
-            continue
-        elif not tag_skipped and _is_tag(seg, node, loc[i + 1:]):
-            tag_skipped = True  # the discriminator value pydantic puts in the path
-        elif seg in node or _is_field_name(seg):
-            out += f".{seg}" if out else seg
-            node, tag_skipped = node.get(seg), False
-        # anything else names a union member: not part of the path
-    return out
-
-
-def _is_tag(seg: str, node: dict[str, Any], rest: tuple[Any, ...]) -> bool:
-    if seg not in (node.get("role"), node.get("type")):
-        return False
-    if seg not in node:
-        return True
-    # `{"type": "function", "function": {...}}`: a key of that name is a tag only when the
-    # path does not go on into it
-    child = node[seg]
-    nxt = rest[0] if rest else None
-    return not (
-        nxt is None
-        or (isinstance(child, dict) and nxt in child)
-        or (isinstance(child, list) and isinstance(nxt, int))
-    )
-
-
-def _is_field_name(seg: str) -> bool:
-    return seg.isidentifier() and seg.islower() and seg not in _TYPE_NAMES
-
-
-_TYPE_NAMES = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})

@@ -129,6 +129,25 @@ BUILTIN: dict[str, ProviderSpec] = {
         _compat("ollama", "http://localhost:11434/v1", needs_key=False, extra=_TOP_K),
         _compat("vllm", "http://localhost:8000/v1", needs_key=False, extra=_TOP_K),
         _compat("lmstudio", "http://localhost:1234/v1", needs_key=False, extra=_TOP_K),
+        # Embedding and reranking providers: no chat adapter speaks their wire, so a chat
+        # request naming them is refused as an unknown provider; `waystation.embeddings` serves
+        # them.
+        ProviderSpec(
+            name="jina",
+            wire="jina",
+            default_base_url="https://api.jina.ai/v1",
+            key_vars=("JINA_API_KEY",),
+            base_url_vars=("JINA_BASE_URL",),
+        ),
+        ProviderSpec(
+            name="voyage",
+            wire="voyage",
+            default_base_url="https://api.voyageai.com/v1",
+            key_vars=("VOYAGE_API_KEY",),
+            base_url_vars=("VOYAGE_BASE_URL",),
+        ),
+        # Models that run inside the gateway process (optional extras): nothing to reach.
+        ProviderSpec(name="local", wire="local", default_base_url="", needs_key=False),
     )
 }
 
@@ -140,4 +159,6 @@ ALIASES: dict[str, str] = {
     "togetherai": "together",
     "x-ai": "xai",
     "moonshot": "moonshotai",
+    "jinaai": "jina",
+    "voyageai": "voyage",
 }
