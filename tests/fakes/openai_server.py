@@ -10,35 +10,15 @@ so synchronous SDK clients in tests can use it.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from tests.fakes.server import FakeServer, Fault, Recorded, sample_for_schema
 
-@dataclass
-class Fault:
-    """One scripted misbehaviour, used by the next request that matches `model` (or any)."""
-
-    status: int | None = None
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    hang: float = 0.0  # seconds to wait before answering (or before the first chunk)
-    reset: bool = False  # close the connection without an answer
-    die_after_chunks: int | None = None  # stream: cut the connection after N chunks
-    chunk_delay: float = 0.0  # stream: seconds between chunks
-    model: str | None = None
-
-
-@dataclass
-class Recorded:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
+__all__ = ["FakeOpenAI", "Fault", "Recorded", "last_user_text", "sample_for_schema"]
 
 
 def last_user_text(messages: list[dict[str, Any]]) -> str:
@@ -52,93 +32,25 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
-def sample_for_schema(schema: dict[str, Any]) -> Any:
-    kind = schema.get("type")
-    if kind == "object":
-        return {k: sample_for_schema(v) for k, v in (schema.get("properties") or {}).items()}
-    if kind == "array":
-        return [sample_for_schema(schema.get("items") or {"type": "string"})]
-    if kind in ("number", "integer"):
-        return 42
-    if kind == "boolean":
-        return True
-    if "enum" in schema:
-        return schema["enum"][0]
-    return "sample"
-
-
-class FakeOpenAI:
+class FakeOpenAI(FakeServer):
     def __init__(self) -> None:
-        self.requests: list[Recorded] = []
-        self.faults: deque[Fault] = deque()
+        super().__init__()
         self.cancelled_streams = 0
         self.completed_streams = 0
         self.api_key = "sk-fake-upstream"
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
 
-    # -- lifecycle -------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.endpoint}/v1"
 
-    def start(self) -> FakeOpenAI:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake OpenAI server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._startup())
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _startup(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    # -- scripting -------------------------------------------------------------------------
-    def add_fault(self, fault: Fault, times: int = 1) -> None:
-        for _ in range(times):
-            self.faults.append(fault)
 
     def reset(self) -> None:
-        self.requests.clear()
-        self.faults.clear()
+        super().reset()
         self.cancelled_streams = 0
         self.completed_streams = 0
-
-    def _take_fault(self, model: str) -> Fault | None:
-        for fault in list(self.faults):
-            if fault.model is None or fault.model == model:
-                self.faults.remove(fault)
-                return fault
-        return None
 
     # -- handlers --------------------------------------------------------------------------
     async def _models(self, request: web.Request) -> web.Response:
@@ -150,7 +62,7 @@ class FakeOpenAI:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         body = orjson.loads(raw)
-        self.requests.append(Recorded(request.path, dict(request.headers), body))
+        self._record(request, body)
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return web.json_response(
                 {"error": {"message": "Incorrect API key provided", "type":
@@ -158,19 +70,9 @@ class FakeOpenAI:
                 status=401,
             )
         fault = self._take_fault(body.get("model", ""))
-        if fault and fault.hang:
-            await asyncio.sleep(fault.hang)
-        if fault and fault.reset:
-            assert request.transport is not None
-            request.transport.abort()
-            return web.Response()
-        if fault and fault.status:
-            payload = fault.body if fault.body is not None else {
-                "error": {"message": f"injected failure {fault.status}", "type": "server_error",
-                          "param": None, "code": None}}
-            data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
-            return web.Response(body=data, status=fault.status, headers=fault.headers,
-                                content_type="application/json")
+        failed = await self._answer_fault(request, fault)
+        if failed is not None:
+            return failed
         if body.get("messages") and body["messages"][-1].get("content") == "please fail 400":
             return web.json_response(
                 {"error": {"message": "Invalid 'messages': the fake refuses this",
@@ -180,6 +82,10 @@ class FakeOpenAI:
         if body.get("stream"):
             return await self._stream(request, body, answer, fault)
         return web.Response(body=orjson.dumps(answer), content_type="application/json")
+
+    def _fault_body(self, status: int) -> Any:
+        return {"error": {"message": f"injected failure {status}", "type": "server_error",
+                          "param": None, "code": None}}
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         messages = body.get("messages", [])
@@ -259,16 +165,14 @@ class FakeOpenAI:
 
     async def _stream(self, request: web.Request, body: dict[str, Any],
                       answer: dict[str, Any], fault: Fault | None) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
+        resp = await self._open_stream(request)
         chunks = self.chunks_for(body, answer)
         try:
             for n, item in enumerate(chunks):
                 if fault and fault.die_after_chunks is not None and n >= fault.die_after_chunks:
                     if n:
                         await asyncio.sleep(0.2)  # let the chunks sent so far arrive first
-                    assert request.transport is not None
-                    request.transport.abort()
+                    self._hang_up(request)
                     return resp
                 await resp.write(b"data: " + orjson.dumps(item) + b"\n\n")
                 if fault and fault.chunk_delay:
