@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tests.fakes.openai_server import sample_for_schema
+from tests.fakes import server
+from tests.fakes.server import sample_for_schema
 
 # Anthropic's documented test string that makes a model answer with redacted thinking.
 REDACTED_TRIGGER = "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING"
@@ -37,24 +36,15 @@ KNOWN_FIELDS = frozenset({
 
 
 @dataclass
-class Fault:
-    """One scripted misbehaviour for the next request."""
+class Fault(server.Fault):
+    """One scripted misbehaviour for the next request (of `model`, if given)."""
 
-    status: int | None = None
     error_type: str = "api_error"
     message: str = "injected failure"
-    headers: dict[str, str] = field(default_factory=dict)
     stream_error_after: int | None = None  # stream: send an `error` event after N events
     pause_before_error: float = 0.0  # stream: seconds to hold back the error event, so the
     # events before it leave the gateway first and the error is truly mid-stream
     drop_after: int | None = None  # stream: cut the connection after N events
-
-
-@dataclass
-class Recorded:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
 
 
 class RequestRejected(Exception):
@@ -72,78 +62,34 @@ def error_body(kind: str, message: str) -> dict[str, Any]:
             "request_id": "req_fake"}
 
 
-class FakeAnthropic:
+class FakeAnthropic(server.FakeServer):
     def __init__(self) -> None:
-        self.requests: list[Recorded] = []
+        super().__init__()
         self.answers: list[dict[str, Any]] = []
-        self.faults: deque[Fault] = deque()
         self.api_key = "sk-ant-fake-upstream"
-        self.port = 0
         self._count = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
 
-    # -- lifecycle -------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FakeAnthropic:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake Anthropic server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._startup())
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _startup(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def reset(self) -> None:
-        self.requests.clear()
+        super().reset()
         self.answers.clear()
-        self.faults.clear()
 
     # -- handler ---------------------------------------------------------------------------
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         body = orjson.loads(await request.read())
-        self.requests.append(Recorded(request.path, dict(request.headers), body))
+        self._record(request, body)
         # the API takes the key as `x-api-key`, or (newer SDKs) as a bearer token
         bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
         if self.api_key not in (request.headers.get("x-api-key"), bearer):
             return _error(401, "authentication_error", "invalid x-api-key")
         if not request.headers.get("anthropic-version"):
             return _error(400, "invalid_request_error", "anthropic-version header is required")
-        fault = self.faults.popleft() if self.faults else None
-        if fault and fault.status:
-            return _error(fault.status, fault.error_type, fault.message, fault.headers)
+        fault = self._take_fault(str(body.get("model", "")))
+        failed = await self._answer_fault(request, fault)
+        if failed is not None:
+            return failed
         try:
             check_request(body)
         except RequestRejected as exc:
@@ -155,18 +101,19 @@ class FakeAnthropic:
             return await self._stream(request, message, fault)
         return web.Response(body=orjson.dumps(message), content_type="application/json")
 
+    def _fault_response(self, fault: Fault) -> web.Response:
+        return _error(fault.status, fault.error_type, fault.message, fault.headers)
+
     async def _stream(self, request: web.Request, message: dict[str, Any],
                       fault: Fault | None) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
+        resp = await self._open_stream(request)
         for n, event in enumerate(events_for(message)):
             if fault and fault.stream_error_after is not None and n >= fault.stream_error_after:
                 await asyncio.sleep(fault.pause_before_error)
                 await resp.write(_frame(error_body(fault.error_type, fault.message)))
                 break
             if fault and fault.drop_after is not None and n >= fault.drop_after:
-                assert request.transport is not None
-                request.transport.abort()
+                self._hang_up(request)
                 return resp
             await resp.write(_frame(event))
         await resp.write_eof()

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.fakes.openai_server import FakeOpenAI, Fault, Recorded, last_user_text
+from tests.fakes.openai_server import FakeOpenAI, Fault, last_user_text
 
 API_KEY = "azure-fake-key"
 API_VERSION = "2024-10-21"
@@ -55,34 +55,23 @@ class FakeAzureOpenAI(FakeOpenAI):
         self.api_key = API_KEY
         self.deployments = {"gpt4o-prod": "gpt-4o-2024-08-06", "mini": "gpt-4o-mini-2024-07-18"}
 
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def _startup(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/openai/deployments/{deployment}/chat/completions", self._azure_chat)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def _fault_body(self, status: int) -> Any:
+        return {"error": {"code": str(status), "message": "injected failure"}}
 
     async def _azure_chat(self, request: web.Request) -> web.StreamResponse:
         body = orjson.loads(await request.read())
-        self.requests.append(Recorded(request.path_qs, dict(request.headers), body))
+        self._record(request, body, request.path_qs)
         refused = self._refusal(request, body)
         if refused is not None:
             return refused
         deployment = request.match_info["deployment"]
         fault = self._take_fault(deployment)
-        if fault and fault.status:
-            payload = fault.body if fault.body is not None else {
-                "error": {"code": str(fault.status), "message": "injected failure"}}
-            return web.Response(body=orjson.dumps(payload), status=fault.status,
-                                headers=fault.headers, content_type="application/json")
+        failed = await self._answer_fault(request, fault)
+        if failed is not None:
+            return failed
         answer = self.azure_answer(body, deployment)
         if body.get("stream"):
             return await self._azure_stream(request, body, answer, fault)
@@ -118,8 +107,7 @@ class FakeAzureOpenAI(FakeOpenAI):
 
     async def _azure_stream(self, request: web.Request, body: dict[str, Any],
                             answer: dict[str, Any], fault: Fault | None) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
+        resp = await self._open_stream(request)
         annotation = {"choices": [], "created": 0, "id": "", "model": "", "object": "",
                       "prompt_filter_results": PROMPT_FILTER_RESULTS}
         chunks = self.chunks_for(body, answer)
@@ -133,8 +121,7 @@ class FakeAzureOpenAI(FakeOpenAI):
         frames = [annotation, *chunks[:finish_at], late, *chunks[finish_at:]]
         for n, frame in enumerate(frames):
             if fault and fault.die_after_chunks is not None and n >= fault.die_after_chunks:
-                assert request.transport is not None
-                request.transport.abort()
+                self._hang_up(request)
                 return resp
             for choice in frame.get("choices") or ():
                 choice.setdefault("content_filter_results", CONTENT_FILTER_RESULTS)

@@ -16,9 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import struct
-import threading
 import zlib
-from collections import deque
 from typing import Any
 
 import orjson
@@ -27,7 +25,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.fakes.openai_server import Fault, Recorded, sample_for_schema
+from tests.fakes.server import FakeServer, Fault, sample_for_schema
 
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -71,72 +69,24 @@ def exception_frame(kind: str, message: str) -> bytes:
                          ":message-type": "exception"}, payload)
 
 
-class FakeBedrock:
+class FakeBedrock(FakeServer):
     def __init__(self) -> None:
-        self.requests: list[Recorded] = []
-        self.faults: deque[Fault] = deque()
+        super().__init__()
         self.verified_signatures = 0
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
 
-    # -- lifecycle -------------------------------------------------------------------------
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FakeBedrock:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake Bedrock server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+    def _add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/model/{tail:.+}", self._handle)
 
     def reset(self) -> None:
-        self.requests.clear()
-        self.faults.clear()
+        super().reset()
         self.verified_signatures = 0
-
-    def add_fault(self, fault: Fault) -> None:
-        self.faults.append(fault)
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._startup())
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _startup(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post("/model/{tail:.+}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # -- handler ---------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         path = request.raw_path
         body = orjson.loads(raw) if raw else {}
-        self.requests.append(Recorded(path, dict(request.headers), body))
+        self._record(request, body, path)
         denied = self._authenticate(request, raw)
         if denied is not None:
             return denied
@@ -146,11 +96,10 @@ class FakeBedrock:
         problem = validate(body)
         if problem:
             return error_response(400, "ValidationException", problem)
-        fault = self.faults.popleft() if self.faults else None
-        if fault and fault.status:
-            kind = (fault.body or {}).get("type", "ThrottlingException")
-            return error_response(fault.status, kind, "Too many requests, please wait "
-                                  "before trying again.", fault.headers)
+        fault = self._take_fault(request.match_info["tail"].rsplit("/", 1)[0])
+        failed = await self._answer_fault(request, fault)
+        if failed is not None:
+            return failed
         text = last_user_text(body)
         if text == "please fail 400":
             return error_response(400, "ValidationException", "The fake refuses this input.")
@@ -159,6 +108,11 @@ class FakeBedrock:
             return await self._stream(request, answer, failing=text == FAIL_MIDWAY)
         return web.Response(body=orjson.dumps(answer), content_type="application/json",
                             headers={"x-amzn-RequestId": "00000000-fake-4000-8000-request000"})
+
+    def _fault_response(self, fault: Fault) -> web.Response:
+        kind = (fault.body or {}).get("type", "ThrottlingException")
+        return error_response(fault.status, kind, "Too many requests, please wait before "
+                              "trying again.", fault.headers)
 
     def _authenticate(self, request: web.Request, raw: bytes) -> web.Response | None:
         auth = request.headers.get("Authorization", "")
@@ -179,8 +133,7 @@ class FakeBedrock:
 
     async def _stream(self, request: web.Request, answer: dict[str, Any],
                       *, failing: bool) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "application/vnd.amazon.eventstream"})
-        await resp.prepare(request)
+        resp = await self._open_stream(request, "application/vnd.amazon.eventstream")
         frames = stream_frames(answer)
         if failing:
             frames = [*frames[:3], exception_frame(

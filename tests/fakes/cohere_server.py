@@ -4,21 +4,20 @@ It checks requests the way the real API does where it matters to a translator (k
 only, v2 roles and content types, REQUIRED/NONE tool choice, a bearer key), answers
 deterministically from the request (echo text, parallel tool calls with a tool plan, JSON for a
 schema, thinking when asked, log probabilities when asked), streams the v2 SSE events
-(`event: <type>` + `data: <json>`), records every request and injects faults. It runs on its
-own event loop in a thread, so synchronous SDK clients in tests can use it.
+(`event: <type>` + `data: <json>`), records every request and injects faults (lifecycle,
+recording and faults come from `tests.fakes.server`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections import deque
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tests.fakes.openai_server import Fault, Recorded, last_user_text, sample_for_schema
+from tests.fakes.openai_server import last_user_text
+from tests.fakes.server import FakeServer, sample_for_schema
 
 API_KEY = "co-fake-key"
 FAIL_MIDWAY = "please fail midway"
@@ -33,78 +32,26 @@ CONTENT_TYPES = {"user": {"text", "image_url"}, "assistant": {"text", "thinking"
                  "system": {"text"}, "tool": {"text", "document"}}
 
 
-class FakeCohere:
-    def __init__(self) -> None:
-        self.requests: list[Recorded] = []
-        self.faults: deque[Fault] = deque()
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
-
-    # -- lifecycle -------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FakeCohere:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake Cohere server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def reset(self) -> None:
-        self.requests.clear()
-        self.faults.clear()
-
-    def add_fault(self, fault: Fault) -> None:
-        self.faults.append(fault)
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._startup())
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _startup(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+class FakeCohere(FakeServer):
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/chat", self._chat)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    def _fault_body(self, status: int) -> Any:
+        return {"message": "injected"}
 
     # -- handler ---------------------------------------------------------------------------
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = orjson.loads(await request.read())
-        self.requests.append(Recorded(request.path, dict(request.headers), body))
+        self._record(request, body)
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":
             return _error(401, "invalid api token")
         problem = validate(body)
         if problem:
             return _error(400, f"invalid request: {problem}")
-        fault = self.faults.popleft() if self.faults else None
-        if fault and fault.status:
-            return web.Response(body=orjson.dumps(fault.body or {"message": "injected"}),
-                                status=fault.status, headers=fault.headers,
-                                content_type="application/json")
+        fault = self._take_fault(str(body.get("model", "")))
+        failed = await self._answer_fault(request, fault)
+        if failed is not None:
+            return failed
         text = last_user_text(body["messages"])
         if text == "please fail 400":
             return _error(400, "invalid request: the fake refuses this")
@@ -117,8 +64,7 @@ class FakeCohere:
 
     async def _stream(self, request: web.Request, answer: dict[str, Any],
                       *, failing: bool) -> web.StreamResponse:
-        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
+        resp = await self._open_stream(request)
         events = stream_events(answer)
         if failing:
             events = [*events[:3], {"type": "message-end", "delta": {

@@ -12,21 +12,20 @@ Answers are deterministic from the request: function calls (two in parallel, eac
 its own event) when functions are offered, "The tool said: …" after function responses, JSON
 sampled from `responseSchema`, and "Echo: <text>" otherwise, with a thought part when thoughts
 are asked for. Magic prompts: "please block" (promptFeedback), "please filter" (SAFETY),
-"please malform" (MALFORMED_FUNCTION_CALL). It runs on its own loop in a thread, so synchronous
-SDK clients can use it, and records every request.
+"please malform" (MALFORMED_FUNCTION_CALL). Lifecycle, recording and faults come from
+`tests.fakes.server`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import threading
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+from tests.fakes import server
 
 REQUEST_FIELDS = {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig",
                   "safetySettings", "cachedContent"}
@@ -50,14 +49,10 @@ class Invalid(Exception):
 
 
 @dataclass
-class Fault:
+class Fault(server.Fault):
     """One scripted misbehaviour for the next request (of `model`, if given)."""
 
-    status: int | None = None
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
     die_after_events: int | None = None  # stream: cut the connection after N events
-    model: str | None = None
 
 
 @dataclass
@@ -82,72 +77,15 @@ def error_body(status: int, name: str, message: str, details: list[Any] | None =
     return orjson.dumps({"error": err})
 
 
-class FakeGemini:
+class FakeGemini(server.FakeServer):
     def __init__(self) -> None:
-        self.requests: list[Recorded] = []
-        self.faults: deque[Fault] = deque()
+        super().__init__()
         self.api_key = "gemini-fake-key"
-        self.port = 0
         self._counter = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FakeGemini:
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake Gemini server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def reset(self) -> None:
-        self.requests.clear()
-        self.faults.clear()
-
-    def add_fault(self, fault: Fault) -> None:
-        self.faults.append(fault)
-
-    def _run(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._startup())
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _startup(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1beta/models/{tail}", self._handle)
         app.router.add_post("/v1/models/{tail}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    async def _shutdown(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def _take_fault(self, model: str) -> Fault | None:
-        for fault in list(self.faults):
-            if fault.model is None or fault.model == model:
-                self.faults.remove(fault)
-                return fault
-        return None
 
     # -- the API --------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -169,10 +107,9 @@ class FakeGemini:
             return _json_error(404, "NOT_FOUND", f"models/{model} is not found for API "
                                "version v1beta, or is not supported for generateContent.")
         fault = self._take_fault(model)
-        if fault and fault.status:
-            data = fault.body if isinstance(fault.body, bytes) else orjson.dumps(fault.body)
-            return web.Response(body=data, status=fault.status, headers=fault.headers,
-                                content_type="application/json")
+        failed = await self._answer_fault(request, fault)
+        if failed is not None:
+            return failed
         try:
             check_request(body, model)
         except Invalid as exc:
@@ -183,27 +120,24 @@ class FakeGemini:
             return web.Response(body=orjson.dumps(answer), content_type="application/json")
         if request.query.get("alt") != "sse":
             return _json_error(400, "INVALID_ARGUMENT", "this fake streams only with alt=sse")
-        return await _stream(request, stream_events(answer), fault)
+        return await self._stream(request, stream_events(answer), fault)
+
+    async def _stream(self, request: web.Request, events: list[dict[str, Any]],
+                      fault: Fault | None) -> web.StreamResponse:
+        resp = await self._open_stream(request)
+        for n, event in enumerate(events):
+            if fault and fault.die_after_events is not None and n >= fault.die_after_events:
+                self._hang_up(request, flush=True)  # sends what was written, then hangs up
+                return resp
+            await resp.write(b"data: " + orjson.dumps(event) + b"\r\n\r\n")
+        await resp.write_eof()
+        return resp
 
 
 def _json_error(status: int, name: str, message: str,
                 details: list[Any] | None = None) -> web.Response:
     return web.Response(body=error_body(status, name, message, details), status=status,
                         content_type="application/json")
-
-
-async def _stream(request: web.Request, events: list[dict[str, Any]],
-                  fault: Fault | None) -> web.StreamResponse:
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-    await resp.prepare(request)
-    for n, event in enumerate(events):
-        if fault and fault.die_after_events is not None and n >= fault.die_after_events:
-            assert request.transport is not None
-            request.transport.close()  # flushes what was written, then hangs up mid-body
-            return resp
-        await resp.write(b"data: " + orjson.dumps(event) + b"\r\n\r\n")
-    await resp.write_eof()
-    return resp
 
 
 # -- checks ---------------------------------------------------------------------------------
