@@ -9,7 +9,7 @@ fields refused), so a wrong translation fails here as it would against Anthropic
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from orq_ai_sdk.models import APIErrorResponse
 
 from tests.conftest import MASTER_KEY
 from tests.fakes.anthropic_server import FakeAnthropic, Fault, signature_for
+from tests.fakes.server import module_fake
 
 Start = Callable[[dict[str, str]], Any]
 SONNET = "anthropic/claude-sonnet-4-5"
@@ -36,11 +37,7 @@ TIME = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}}}}
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeAnthropic]:
-    server = FakeAnthropic().start()
-    yield server
-    server.stop()
+fake = module_fake(FakeAnthropic)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ The gateway is configured only through the variables an Azure user already has
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,12 @@ from orq_ai_sdk.models import APIErrorResponse
 from tests.conftest import MASTER_KEY
 from tests.fakes.azure_server import API_KEY, API_VERSION, FILTERED_PROMPT, FakeAzureOpenAI
 from tests.fakes.openai_server import Fault
+from tests.fakes.server import module_fake
 
 Start = Callable[[dict[str, str]], Any]
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeAzureOpenAI]:
-    server = FakeAzureOpenAI().start()
-    yield server
-    server.stop()
+fake = module_fake(FakeAzureOpenAI)
 
 
 @pytest.fixture

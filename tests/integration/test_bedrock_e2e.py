@@ -8,7 +8,7 @@ binary event-stream framing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from tests.fakes.bedrock_server import (
     FakeBedrock,
 )
 from tests.fakes.openai_server import Fault
+from tests.fakes.server import module_fake
 from tests.providers.bedrock.test_bedrock_auth import isolate_aws_environment
 
 Start = Callable[[dict[str, str]], Any]
@@ -39,11 +40,7 @@ TIME = {"type": "function", "function": {
     "name": "get_time", "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}}}
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeBedrock]:
-    server = FakeBedrock().start()
-    yield server
-    server.stop()
+fake = module_fake(FakeBedrock)
 
 
 def gateway_env(fake: FakeBedrock, home: Path, **extra: str) -> dict[str, str]:

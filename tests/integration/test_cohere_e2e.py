@@ -6,7 +6,7 @@ The gateway is configured only through COHERE_API_KEY and COHERE_BASE_URL.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from orq_ai_sdk.models import APIErrorResponse
 from tests.conftest import MASTER_KEY
 from tests.fakes.cohere_server import API_KEY, FAIL_MIDWAY, FakeCohere
 from tests.fakes.openai_server import Fault
+from tests.fakes.server import module_fake
 
 Start = Callable[[dict[str, str]], Any]
 MODEL = "cohere/command-a-03-2025"
@@ -31,11 +32,7 @@ TIME = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}}}
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeCohere]:
-    server = FakeCohere().start()
-    yield server
-    server.stop()
+fake = module_fake(FakeCohere)
 
 
 @pytest.fixture

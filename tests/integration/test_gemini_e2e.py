@@ -8,7 +8,7 @@ them, so each test can assert both what the caller saw and what went over the wi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from orq_ai_sdk.models import APIErrorResponse
 
 from tests.conftest import MASTER_KEY
 from tests.fakes.gemini_server import FakeGemini, Fault, signature_for
+from tests.fakes.server import module_fake
 
 Start = Callable[[dict[str, str]], Any]
 
@@ -33,11 +34,7 @@ PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADU
        "AAIAAAUAAXpeqz8AAAAASUVORK5CYII=")
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGemini]:
-    server = FakeGemini().start()
-    yield server
-    server.stop()
+fake = module_fake(FakeGemini)
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ format, and the adapter and end-to-end tests built on it prove something about A
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import anthropic
 import pytest
 from tests.fakes.anthropic_server import REDACTED_TRIGGER, FakeAnthropic, Fault
+from tests.fakes.server import module_fake
 
 WEATHER = {
     "name": "get_weather",
@@ -24,11 +23,7 @@ TIME = {
 }
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeAnthropic]:
-    server = FakeAnthropic().start()
-    yield server
-    server.stop()
+fake = module_fake(FakeAnthropic)
 
 
 @pytest.fixture

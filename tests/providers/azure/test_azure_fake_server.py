@@ -6,8 +6,6 @@ the api-version query, the api-key header, the error bodies and the annotation f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import openai
 import pytest
 from tests.fakes.azure_server import (
@@ -17,13 +15,9 @@ from tests.fakes.azure_server import (
     FILTERED_PROMPT,
     FakeAzureOpenAI,
 )
+from tests.fakes.server import module_fake
 
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeAzureOpenAI]:
-    server = FakeAzureOpenAI().start()
-    yield server
-    server.stop()
+fake = module_fake(FakeAzureOpenAI)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ the fake's frames, the fake's event-stream encoding is right.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -16,6 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, EventStreamError
 from tests.fakes.bedrock_server import ACCESS_KEY, FAIL_MIDWAY, SECRET_KEY, FakeBedrock
 from tests.fakes.openai_server import Fault
+from tests.fakes.server import module_fake
 
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 TOOLS = {"tools": [
@@ -26,11 +26,7 @@ TOOLS = {"tools": [
 ]}
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeBedrock]:
-    server = FakeBedrock().start()
-    yield server
-    server.stop()
+fake = module_fake(FakeBedrock)
 
 
 def client(fake: FakeBedrock, secret: str = SECRET_KEY) -> Any:

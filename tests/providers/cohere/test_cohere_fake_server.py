@@ -7,12 +7,12 @@ fake speaks Cohere's v2 wire format, and the translation tests that use it are m
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import cohere
 import pytest
 from cohere.core.api_error import ApiError
 from tests.fakes.cohere_server import API_KEY, FakeCohere
+from tests.fakes.server import module_fake
 
 TOOLS = [
     {"type": "function", "function": {"name": "get_weather", "description": "weather",
@@ -24,11 +24,7 @@ TOOLS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeCohere]:
-    server = FakeCohere().start()
-    yield server
-    server.stop()
+fake = module_fake(FakeCohere)
 
 
 @pytest.fixture

@@ -6,20 +6,14 @@ the fake speaks the real wire format, and the gateway's tests against it mean so
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 from tests.fakes.gemini_server import FakeGemini, Fault, signature_for
+from tests.fakes.server import module_fake
 
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGemini]:
-    server = FakeGemini().start()
-    yield server
-    server.stop()
+fake = module_fake(FakeGemini)
 
 
 @pytest.fixture
