@@ -24,8 +24,15 @@ class Ranked:
 
 
 class EmbeddingService(Protocol):
-    async def embed(self, model: str, texts: list[str]) -> Embeddings:
-        """Vectors for `texts` (batched as the provider needs); raises GatewayError subclasses."""
+    async def embed(
+        self, model: str, texts: list[str], *, input_type: str | None = None
+    ) -> Embeddings:
+        """Vectors for `texts` (batched as the provider needs); raises GatewayError subclasses.
+
+        `input_type` ("search_document", "search_query", "classification", "clustering") is a
+        hint: providers whose models embed queries and documents differently (Cohere, Voyage,
+        Jina, Gemini) are told; the others embed the texts as they are.
+        """
 
 
 class RerankService(Protocol):

@@ -27,6 +27,7 @@ from waystation.routing.health import build_health
 from waystation.routing.runner import Runner
 from waystation.server.auth import Authenticator
 from waystation.server.chat import ChatHandler
+from waystation.server.embeddings_routes import register_embedding_routes
 from waystation.server.http import ClientDisconnected, Receive, Request, Scope, Send, header_map
 from waystation.server.models import ModelsHandler
 from waystation.server.openapi import openapi_document
@@ -95,6 +96,7 @@ class Gateway:
         self.router.add(Route("GET", "/openapi.json", self._openapi, auth=False,
                               summary="This document", tag="operations"))
         register_management_routes(self)
+        self.embeddings = self.reranker = register_embedding_routes(self)
         self._openapi_body: bytes | None = None
         self.ready = False
 

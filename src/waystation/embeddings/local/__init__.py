@@ -1,0 +1,1 @@
+"""Embedding models that run inside the gateway process, offline (optional extras)."""

@@ -1,0 +1,1 @@
+"""Embedding and rerank adapters, one module per wire format (pure translation, no I/O)."""
