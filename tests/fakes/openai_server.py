@@ -10,6 +10,10 @@ so synchronous SDK clients in tests can use it.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import math
+import struct
 import time
 from typing import Any
 
@@ -32,6 +36,17 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
+FAKE_DIMENSIONS = 8
+
+
+def fake_vector(text: str, dims: int = FAKE_DIMENSIONS) -> list[float]:
+    """A deterministic unit vector for a text (from its SHA-256), so answers can be checked."""
+    seed = hashlib.sha256(text.encode()).digest()
+    raw = [((seed[i % len(seed)] + i * 7) % 256) / 255.0 - 0.5 for i in range(dims)]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [round(x / norm, 6) for x in raw]
+
+
 class FakeOpenAI(FakeServer):
     def __init__(self) -> None:
         super().__init__()
@@ -46,6 +61,7 @@ class FakeOpenAI(FakeServer):
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/embeddings", self._embeddings)
 
     def reset(self) -> None:
         super().reset()
@@ -58,6 +74,34 @@ class FakeOpenAI(FakeServer):
             {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model",
                                          "created": 0, "owned_by": "fake"}]}
         )
+
+    async def _embeddings(self, request: web.Request) -> web.StreamResponse:
+        """OpenAI embeddings: a deterministic vector per input (`fake_vector`), `dimensions`
+        honoured, float or base64 as asked, token arrays taken, faults as for chat."""
+        body = orjson.loads(await request.read())
+        self._record(request, body)
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return web.json_response(
+                {"error": {"message": "Incorrect API key provided", "type":
+                           "invalid_request_error", "param": None, "code": "invalid_api_key"}},
+                status=401,
+            )
+        failed = await self._answer_fault(request, self._take_fault(body.get("model", "")))
+        if failed is not None:
+            return failed
+        raw = body.get("input")
+        items = [raw] if isinstance(raw, str) or (raw and isinstance(raw[0], int)) else raw
+        dims = int(body.get("dimensions") or FAKE_DIMENSIONS)
+        data = []
+        for i, item in enumerate(items):
+            text = item if isinstance(item, str) else " ".join(str(t) for t in item)
+            vec: Any = fake_vector(text, dims)
+            if body.get("encoding_format") == "base64":
+                vec = base64.b64encode(struct.pack(f"<{dims}f", *vec)).decode()
+            data.append({"object": "embedding", "index": i, "embedding": vec})
+        tokens = sum(len(str(i).split()) for i in items)
+        return web.json_response({"object": "list", "data": data, "model": body.get("model"),
+                                  "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
