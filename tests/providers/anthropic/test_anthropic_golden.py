@@ -8,28 +8,34 @@
 * golden/errors/*.json  a status, headers and error body → the typed error
 
 Run with WAYSTATION_UPDATE_GOLDEN=1 to rewrite the expected halves after a deliberate change
-(then read the diff).
+(then read the diff). Loading, comparing and stream feeding: tests/providers/golden.py.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from tests.providers.golden import (
+    accumulate,
+    body_bytes,
+    case_paths,
+    check_outcome,
+    decode_stream_until_error,
+    error_dict,
+    load,
+)
 
 from waystation.api.validate import parse_chat_request
 from waystation.config.catalogue import BUILTIN
 from waystation.config.settings import ProviderConfig
-from waystation.core.accumulate import StreamAccumulator
 from waystation.errors import GatewayError
 from waystation.providers.anthropic.translate import AnthropicAdapter
 from waystation.providers.base import Target
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("WAYSTATION_UPDATE_GOLDEN") == "1"
 CREATED = 1_700_000_000
 
 
@@ -45,36 +51,8 @@ def adapter() -> AnthropicAdapter:
     return AnthropicAdapter(clock=lambda: float(CREATED))
 
 
-def error_dict(exc: GatewayError) -> dict[str, Any]:
-    out = {"class": type(exc).__name__, "status": exc.status, "type": exc.type,
-           "code": exc.code, "param": exc.param, "message": exc.message}
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        out["retry_after"] = retry_after
-    if hasattr(exc, "retryable"):
-        out["retryable"] = exc.retryable
-    return out
-
-
 def cases(kind: str) -> list[Path]:
-    return sorted((GOLDEN / kind).glob("*.json"))
-
-
-def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = orjson.loads(path.read_bytes())
-    return data
-
-
-def check(path: Path, case: dict[str, Any], key: str, actual: Any) -> None:
-    """Compare with the golden half, or rewrite it in update mode."""
-    if UPDATE:
-        for outcome in ("wire", "completion", "chunks", "error"):
-            case.pop(outcome, None)
-        case[key] = actual
-        path.write_bytes(orjson.dumps(case, option=orjson.OPT_INDENT_2) + b"\n")
-        return
-    assert key in case, f"{path.name} has no '{key}'; run with WAYSTATION_UPDATE_GOLDEN=1"
-    assert actual == case[key], path.name
+    return case_paths(GOLDEN / kind)
 
 
 @pytest.mark.parametrize("path", cases("encode"), ids=lambda p: p.stem)
@@ -85,9 +63,9 @@ def test_encode(path: Path) -> None:
         wire = adapter().encode(call, target(case.get("model", "claude-sonnet-4-5")),
                                 drop_unsupported=case.get("drop_unsupported", False))
     except GatewayError as exc:
-        check(path, case, "error", error_dict(exc))
+        check_outcome(path, case, "error", error_dict(exc))
         return
-    check(path, case, "wire", orjson.loads(wire.body))
+    check_outcome(path, case, "wire", orjson.loads(wire.body))
 
 
 @pytest.mark.parametrize("path", cases("decode"), ids=lambda p: p.stem)
@@ -95,7 +73,7 @@ def test_decode(path: Path) -> None:
     case = load(path)
     model = case.get("model", "claude-sonnet-4-5")
     got = adapter().decode(orjson.dumps(case["response"]), target(model))
-    check(path, case, "completion", got)
+    check_outcome(path, case, "completion", got)
 
 
 def run_stream(case: dict[str, Any]) -> tuple[list[dict[str, Any]], GatewayError | None]:
@@ -104,20 +82,8 @@ def run_stream(case: dict[str, Any]) -> tuple[list[dict[str, Any]], GatewayError
         b"event: " + e["type"].encode() + b"\ndata: " + orjson.dumps(e) + b"\n\n"
         for e in case["events"]
     )
-    a = adapter()
-    parser = a.event_parser()
-    decoder = a.stream_decoder(target(case.get("model", "claude-sonnet-4-5")))
-    chunks: list[dict[str, Any]] = []
-    try:
-        for i in range(0, len(raw), 37):
-            for event in parser.feed(raw[i:i + 37]):
-                chunks.extend(decoder.feed(event))
-        for event in parser.close():
-            chunks.extend(decoder.feed(event))
-        chunks.extend(decoder.close())
-    except GatewayError as exc:
-        return chunks, exc
-    return chunks, None
+    tgt = target(case.get("model", "claude-sonnet-4-5"))
+    return decode_stream_until_error(adapter(), tgt, raw, 37)
 
 
 @pytest.mark.parametrize("path", cases("stream"), ids=lambda p: p.stem)
@@ -125,9 +91,9 @@ def test_stream(path: Path) -> None:
     case = load(path)
     chunks, exc = run_stream(case)
     if exc is not None:
-        check(path, case, "error", error_dict(exc))
+        check_outcome(path, case, "error", error_dict(exc))
         return
-    check(path, case, "chunks", chunks)
+    check_outcome(path, case, "chunks", chunks)
     for chunk in chunks:
         assert chunk["model"] == "anthropic/" + case.get("model", "claude-sonnet-4-5")
         for choice in chunk["choices"]:
@@ -144,10 +110,7 @@ def test_stream_accumulates_to_the_decoded_answer(path: Path) -> None:
     decoded = load(GOLDEN / case["parity_with"])
     chunks, exc = run_stream(case)
     assert exc is None
-    acc = StreamAccumulator()
-    for chunk in chunks:
-        acc.add(chunk)
-    streamed = acc.result()
+    streamed = accumulate(chunks)
     if streamed.get("system_fingerprint") is None:
         streamed.pop("system_fingerprint", None)
     expected = adapter().decode(orjson.dumps(decoded["response"]), target())
@@ -157,7 +120,6 @@ def test_stream_accumulates_to_the_decoded_answer(path: Path) -> None:
 @pytest.mark.parametrize("path", cases("errors"), ids=lambda p: p.stem)
 def test_error(path: Path) -> None:
     case = load(path)
-    body = case["body"]
-    raw = body.encode() if isinstance(body, str) else orjson.dumps(body)
+    raw = body_bytes(case["body"])
     exc = adapter().map_error(case["status"], case.get("headers", {}), raw, target())
-    check(path, case, "error", error_dict(exc))
+    check_outcome(path, case, "error", error_dict(exc))

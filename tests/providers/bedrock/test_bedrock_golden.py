@@ -5,30 +5,35 @@ Stream goldens hold readable events (headers + JSON payload); the test frames th
 fake server's encoder (itself checked by boto3) and feeds the bytes in small slices. Encode
 goldens use a bearer API key, so their headers are deterministic; SigV4 is tested separately.
 To regenerate the expectations after a deliberate change, run with WAYSTATION_UPDATE_GOLDEN=1
-and review the diff.
+and review the diff. Loading, comparing and stream feeding: tests/providers/golden.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from tests.fakes.bedrock_server import encode_frame
+from tests.providers.golden import (
+    accumulate,
+    check_error_cases,
+    check_expect,
+    decode_stream,
+    kind_params,
+    wire_dict,
+    with_parity,
+)
 
 from waystation.config.catalogue import BUILTIN
 from waystation.config.settings import ProviderConfig
-from waystation.core.accumulate import StreamAccumulator
 from waystation.core.call import ChatCall
 from waystation.errors import GatewayError, UnsupportedParameter
 from waystation.providers.base import Target
 from waystation.providers.bedrock.translate import BedrockAdapter
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("WAYSTATION_UPDATE_GOLDEN") == "1"
 NOW = 1732500000.0
 ENDPOINT = "https://bedrock-runtime.us-west-2.amazonaws.com"
 
@@ -46,22 +51,7 @@ def target(model: str, *, base_url: str = ENDPOINT, region: str = "us-west-2",
 
 
 def cases(kind: str) -> list[Any]:
-    out = []
-    for path in sorted(GOLDEN.glob("*.json")):
-        data = json.loads(path.read_text())
-        if data["kind"] == kind:
-            out.append(pytest.param(path, data, id=path.stem))
-    return out
-
-
-def check(path: Path, data: dict[str, Any], actual: Any) -> None:
-    actual = json.loads(orjson.dumps(actual))
-    if UPDATE:
-        data["expect"] = actual
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        return
-    assert "expect" in data, f"{path.name} has no expectation yet"
-    assert actual == data["expect"]
+    return kind_params(GOLDEN, kind)
 
 
 def call_for(body: dict[str, Any], stream: bool = False) -> ChatCall:
@@ -74,16 +64,7 @@ def transcript(events: list[dict[str, Any]]) -> bytes:
 
 def stream_chunks(raw: bytes, tgt: Target) -> list[dict[str, Any]]:
     """Feed the framed bytes in slices that cut through preludes, headers and payloads."""
-    a = adapter()
-    parser, decoder = a.event_parser(), a.stream_decoder(tgt)
-    chunks: list[dict[str, Any]] = []
-    for i in range(0, len(raw), 13):
-        for frame in parser.feed(raw[i:i + 13]):
-            chunks.extend(decoder.feed(frame))
-    for frame in parser.close():
-        chunks.extend(decoder.feed(frame))
-    chunks.extend(decoder.close())
-    return chunks
+    return decode_stream(adapter(), tgt, raw, 13)
 
 
 @pytest.mark.parametrize(("path", "data"), cases("encode"))
@@ -91,8 +72,7 @@ def test_request_becomes_the_golden_wire_request(path: Path, data: dict[str, Any
     tgt = target(data["model"], base_url=data.get("base_url", ENDPOINT),
                  region=data.get("region", "us-west-2"))
     wire = adapter().encode(call_for(data["body"], data["stream"]), tgt, drop_unsupported=False)
-    check(path, data, {"method": wire.method, "url": wire.url, "headers": dict(wire.headers),
-                       "body": orjson.loads(wire.body)})
+    check_expect(path, data, wire_dict(wire))
 
 
 @pytest.mark.parametrize(("path", "data"), cases("refuse"))
@@ -123,7 +103,7 @@ def test_wire_answer_decodes_to_the_golden_response(path: Path, data: dict[str, 
             adapter().decode(raw, target(data["model"]))
         assert type(info.value).__name__ == data["raises"]
         return
-    check(path, data, adapter().decode(raw, target(data["model"])))
+    check_expect(path, data, adapter().decode(raw, target(data["model"])))
 
 
 @pytest.mark.parametrize(("path", "data"), cases("stream"))
@@ -137,31 +117,22 @@ def test_event_stream_decodes_to_the_golden_chunks(path: Path, data: dict[str, A
         return
     chunks = stream_chunks(raw, tgt)
     assert chunks[-1]["choices"] == [] and "usage" in chunks[-1]
-    check(path, data, chunks)
+    check_expect(path, data, chunks)
 
 
-@pytest.mark.parametrize(("path", "data"), [c for c in cases("stream") if "parity" in c.values[1]])
+@pytest.mark.parametrize(("path", "data"), with_parity(cases("stream")))
 def test_accumulated_stream_equals_the_non_streamed_answer(
     path: Path, data: dict[str, Any]
 ) -> None:
     tgt = target(data["model"])
-    acc = StreamAccumulator()
-    for chunk in stream_chunks(transcript(data["events"]), tgt):
-        acc.add(chunk)
-    streamed = {k: v for k, v in acc.result().items() if v is not None}
+    accumulated = accumulate(stream_chunks(transcript(data["events"]), tgt))
+    streamed = {k: v for k, v in accumulated.items() if v is not None}
     assert streamed == adapter().decode(orjson.dumps(data["parity"]), tgt)
 
 
 def test_error_bodies_map_to_the_golden_errors() -> None:
-    path = GOLDEN / "errors.json"
-    data = json.loads(path.read_text())
-    out = []
-    for case in data["cases"]:
-        body = case["body"]
-        raw = body.encode() if isinstance(body, str) else orjson.dumps(body)
-        err = adapter().map_error(case["status"], case["headers"], raw, target(data["model"]))
-        out.append({"class": type(err).__name__, "status": err.status, "code": err.code,
-                    "type": err.type, "retry_after": err.retry_after,
-                    "retryable": err.retryable, "upstream_status": err.upstream_status,
-                    "message": err.message})
-    check(path, data, out)
+    def map_error(model: str, status: int, headers: Any, raw: bytes) -> GatewayError:
+        return adapter().map_error(status, headers, raw, target(model))
+
+    check_error_cases(GOLDEN / "errors.json", map_error, (
+        "status", "code", "type", "retry_after", "retryable", "upstream_status", "message"))

@@ -3,28 +3,34 @@ error bodies → errors, refusals, and stream/non-stream parity.
 
 Each `golden/*.json` holds an input and the expected output under `expect`. To regenerate the
 expectations after a deliberate change, run with WAYSTATION_UPDATE_GOLDEN=1 and review the diff.
+Loading, comparing and stream feeding: tests/providers/golden.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from tests.providers.golden import (
+    accumulate,
+    check_error_cases,
+    check_expect,
+    decode_stream,
+    kind_params,
+    wire_dict,
+    with_parity,
+)
 
 from waystation.config.catalogue import BUILTIN
 from waystation.config.settings import ProviderConfig
-from waystation.core.accumulate import StreamAccumulator
 from waystation.core.call import ChatCall
 from waystation.errors import GatewayError, InvalidRequest, UnsupportedParameter
 from waystation.providers.base import Target
 from waystation.providers.cohere.translate import CohereAdapter
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("WAYSTATION_UPDATE_GOLDEN") == "1"
 NOW = 1732500000.0
 
 
@@ -39,22 +45,7 @@ def target(model: str) -> Target:
 
 
 def cases(kind: str) -> list[Any]:
-    out = []
-    for path in sorted(GOLDEN.glob("*.json")):
-        data = json.loads(path.read_text())
-        if data["kind"] == kind:
-            out.append(pytest.param(path, data, id=path.stem))
-    return out
-
-
-def check(path: Path, data: dict[str, Any], actual: Any) -> None:
-    actual = json.loads(orjson.dumps(actual))
-    if UPDATE:
-        data["expect"] = actual
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        return
-    assert "expect" in data, f"{path.name} has no expectation yet"
-    assert actual == data["expect"]
+    return kind_params(GOLDEN, kind)
 
 
 def call_for(body: dict[str, Any], stream: bool = False) -> ChatCall:
@@ -63,24 +54,14 @@ def call_for(body: dict[str, Any], stream: bool = False) -> ChatCall:
 
 def stream_chunks(transcript: bytes, tgt: Target) -> list[dict[str, Any]]:
     """Feed the transcript in small slices, as the network would."""
-    a = adapter()
-    parser, decoder = a.event_parser(), a.stream_decoder(tgt)
-    chunks: list[dict[str, Any]] = []
-    for i in range(0, len(transcript), 11):
-        for event in parser.feed(transcript[i:i + 11]):
-            chunks.extend(decoder.feed(event))
-    for event in parser.close():
-        chunks.extend(decoder.feed(event))
-    chunks.extend(decoder.close())
-    return chunks
+    return decode_stream(adapter(), tgt, transcript, 11)
 
 
 @pytest.mark.parametrize(("path", "data"), cases("encode"))
 def test_request_becomes_the_golden_wire_request(path: Path, data: dict[str, Any]) -> None:
     wire = adapter().encode(call_for(data["body"], data["stream"]), target(data["model"]),
                             drop_unsupported=False)
-    check(path, data, {"method": wire.method, "url": wire.url, "headers": dict(wire.headers),
-                       "body": orjson.loads(wire.body)})
+    check_expect(path, data, wire_dict(wire))
 
 
 @pytest.mark.parametrize(("path", "data"), cases("refuse"))
@@ -114,7 +95,7 @@ def test_wire_answer_decodes_to_the_golden_response(path: Path, data: dict[str, 
             adapter().decode(raw, target(data["model"]))
         assert type(info.value).__name__ == data["raises"]
         return
-    check(path, data, adapter().decode(raw, target(data["model"])))
+    check_expect(path, data, adapter().decode(raw, target(data["model"])))
 
 
 @pytest.mark.parametrize(("path", "data"), cases("stream"))
@@ -129,7 +110,7 @@ def test_sse_transcript_decodes_to_the_golden_chunks(path: Path, data: dict[str,
     assert all(c["choices"] == [] or c["choices"][0].keys() >= {"delta", "finish_reason"}
                for c in chunks)
     assert chunks[-1]["choices"] == [] and "usage" in chunks[-1]
-    check(path, data, chunks)
+    check_expect(path, data, chunks)
 
 
 def _same_shape(response: dict[str, Any]) -> dict[str, Any]:
@@ -142,31 +123,22 @@ def _same_shape(response: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize(("path", "data"), [c for c in cases("stream") if "parity" in c.values[1]])
+@pytest.mark.parametrize(("path", "data"), with_parity(cases("stream")))
 def test_accumulated_stream_equals_the_non_streamed_answer(
     path: Path, data: dict[str, Any]
 ) -> None:
     tgt = target(data["model"])
-    acc = StreamAccumulator()
-    for chunk in stream_chunks(data["transcript"].encode(), tgt):
-        acc.add(chunk)
+    streamed = accumulate(stream_chunks(data["transcript"].encode(), tgt))
     decoded = adapter().decode(orjson.dumps(data["parity"]), tgt)
-    assert _same_shape(acc.result()) == _same_shape(decoded)
+    assert _same_shape(streamed) == _same_shape(decoded)
 
 
 def test_error_bodies_map_to_the_golden_errors() -> None:
-    path = GOLDEN / "errors.json"
-    data = json.loads(path.read_text())
-    out = []
-    for case in data["cases"]:
-        body = case["body"]
-        raw = body.encode() if isinstance(body, str) else orjson.dumps(body)
-        err = adapter().map_error(case["status"], case["headers"], raw, target(data["model"]))
-        out.append({"class": type(err).__name__, "status": err.status, "code": err.code,
-                    "type": err.type, "retry_after": err.retry_after,
-                    "retryable": err.retryable, "upstream_status": err.upstream_status,
-                    "message": err.message})
-    check(path, data, out)
+    def map_error(model: str, status: int, headers: Any, raw: bytes) -> GatewayError:
+        return adapter().map_error(status, headers, raw, target(model))
+
+    check_error_cases(GOLDEN / "errors.json", map_error, (
+        "status", "code", "type", "retry_after", "retryable", "upstream_status", "message"))
 
 
 def test_named_tool_choice_for_an_unknown_function_is_a_400() -> None:

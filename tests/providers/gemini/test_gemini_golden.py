@@ -8,30 +8,37 @@
 * golden/errors/*.json  a status, headers and error body → the typed error
 
 Run with WAYSTATION_UPDATE_GOLDEN=1 to rewrite the expected halves after a deliberate change
-(then read the diff: the goldens are the specification).
+(then read the diff: the goldens are the specification). Loading, comparing and stream
+feeding: tests/providers/golden.py.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from tests.fakes.gemini_server import camel, check_request
+from tests.providers.golden import (
+    accumulate,
+    body_bytes,
+    case_paths,
+    check_outcome,
+    decode_stream_until_error,
+    error_dict,
+    load,
+)
 
 from waystation.api.validate import parse_chat_request
 from waystation.clock import Clock
 from waystation.config.catalogue import BUILTIN
 from waystation.config.settings import ProviderConfig
-from waystation.core.accumulate import StreamAccumulator
 from waystation.errors import GatewayError
 from waystation.providers.base import Target
 from waystation.providers.gemini.translate import GeminiAdapter
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("WAYSTATION_UPDATE_GOLDEN") == "1"
 CREATED = 1_700_000_000
 BASE_URL = "https://generativelanguage.googleapis.com"
 
@@ -54,35 +61,8 @@ def adapter() -> GeminiAdapter:
     return GeminiAdapter(clock=FixedClock())
 
 
-def error_dict(exc: GatewayError) -> dict[str, Any]:
-    out: dict[str, Any] = {"class": type(exc).__name__, "status": exc.status, "type": exc.type,
-                           "code": exc.code, "param": exc.param, "message": exc.message,
-                           "retryable": exc.retryable}
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None:
-        out["retry_after"] = retry_after
-    return out
-
-
 def cases(kind: str) -> list[Path]:
-    return sorted((GOLDEN / kind).glob("*.json"))
-
-
-def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = orjson.loads(path.read_bytes())
-    return data
-
-
-def check(path: Path, case: dict[str, Any], key: str, actual: Any) -> None:
-    """Compare with the golden half, or rewrite it in update mode."""
-    if UPDATE:
-        for outcome in ("wire", "completion", "chunks", "error"):
-            case.pop(outcome, None)
-        case[key] = actual
-        path.write_bytes(orjson.dumps(case, option=orjson.OPT_INDENT_2) + b"\n")
-        return
-    assert key in case, f"{path.name} has no '{key}'; run with WAYSTATION_UPDATE_GOLDEN=1"
-    assert actual == case[key], path.name
+    return case_paths(GOLDEN / kind)
 
 
 def sse(events: list[Any]) -> bytes:
@@ -95,21 +75,8 @@ def sse(events: list[Any]) -> bytes:
 
 def run_stream(case: dict[str, Any]) -> tuple[list[dict[str, Any]], GatewayError | None]:
     """Feed the transcript in small slices, as a network would, then close."""
-    gemini = adapter()
-    parser = gemini.event_parser()
-    decoder = gemini.stream_decoder(target(case.get("model", "gemini-2.5-flash")))
-    raw = sse(case["events"])
-    chunks: list[dict[str, Any]] = []
-    try:
-        for i in range(0, len(raw), 37):
-            for event in parser.feed(raw[i:i + 37]):
-                chunks.extend(decoder.feed(event))
-        for event in parser.close():
-            chunks.extend(decoder.feed(event))
-        chunks.extend(decoder.close())
-    except GatewayError as exc:
-        return chunks, exc
-    return chunks, None
+    tgt = target(case.get("model", "gemini-2.5-flash"))
+    return decode_stream_until_error(adapter(), tgt, sse(case["events"]), 37)
 
 
 @pytest.mark.parametrize("path", cases("encode"), ids=lambda p: p.stem)
@@ -121,10 +88,10 @@ def test_encode(path: Path) -> None:
         wire = adapter().encode(call, target(case.get("model", "gemini-2.5-flash")),
                                 drop_unsupported=case.get("drop_unsupported", False))
     except GatewayError as exc:
-        check(path, case, "error", error_dict(exc))
+        check_outcome(path, case, "error", error_dict(exc))
         return
     actual = {"url": wire.url, "headers": dict(wire.headers), "body": orjson.loads(wire.body)}
-    check(path, case, "wire", actual)
+    check_outcome(path, case, "wire", actual)
 
 
 @pytest.mark.parametrize(
@@ -145,9 +112,9 @@ def test_decode(path: Path) -> None:
     try:
         completion = adapter().decode(orjson.dumps(case["response"]), target(model))
     except GatewayError as exc:
-        check(path, case, "error", error_dict(exc))
+        check_outcome(path, case, "error", error_dict(exc))
         return
-    check(path, case, "completion", completion)
+    check_outcome(path, case, "completion", completion)
 
 
 @pytest.mark.parametrize("path", cases("stream"), ids=lambda p: p.stem)
@@ -155,9 +122,9 @@ def test_stream(path: Path) -> None:
     case = load(path)
     chunks, error = run_stream(case)
     if error is not None:
-        check(path, case, "error", {"after_chunks": len(chunks), **error_dict(error)})
+        check_outcome(path, case, "error", {"after_chunks": len(chunks), **error_dict(error)})
         return
-    check(path, case, "chunks", chunks)
+    check_outcome(path, case, "chunks", chunks)
 
 
 @pytest.mark.parametrize(
@@ -172,10 +139,7 @@ def test_stream_adds_up_to_the_plain_answer(path: Path) -> None:
     model = case.get("model", "gemini-2.5-flash")
     assert plain.get("model", "gemini-2.5-flash") == model
     expected = adapter().decode(orjson.dumps(plain["response"]), target(model))
-    acc = StreamAccumulator()
-    for chunk in chunks:
-        acc.add(chunk)
-    result = acc.result()
+    result = accumulate(chunks)
     assert result.pop("system_fingerprint") is None  # Gemini has none; the accumulator asks
     assert result == expected
 
@@ -183,10 +147,9 @@ def test_stream_adds_up_to_the_plain_answer(path: Path) -> None:
 @pytest.mark.parametrize("path", cases("errors"), ids=lambda p: p.stem)
 def test_error(path: Path) -> None:
     case = load(path)
-    body = case["body"]
-    raw = body.encode() if isinstance(body, str) else orjson.dumps(body)
+    raw = body_bytes(case["body"])
     exc = adapter().map_error(case["status"], case.get("headers", {}), raw, target())
-    check(path, case, "error", {**error_dict(exc), "upstream_status": exc.upstream_status})
+    check_outcome(path, case, "error", {**error_dict(exc), "upstream_status": exc.upstream_status})
 
 
 def test_every_stream_case_with_parity_names_a_decode_case() -> None:
