@@ -17,8 +17,8 @@ import pytest
 from orq_ai_sdk import Orq
 
 from tests.conftest import RunningGateway, gateway_env
-from tests.fakes.openai_server import Fault, FakeOpenAI
-from tests.prompts.test_variables_e2e import ListRecorder
+from tests.fakes.openai_server import FakeOpenAI, Fault
+from tests.fakes.recorder import ListRecorder
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 CACHE = {"type": "exact_match", "ttl": 600}
@@ -48,7 +48,7 @@ def test_a_hit_never_calls_the_provider(gw: RunningGateway, fake_openai: FakeOpe
     assert second.json()["choices"] == first.json()["choices"]
     usage = second.json()["usage"]
     assert usage["prompt_tokens_details"]["cached_tokens"] == usage["prompt_tokens"]
-    assert [t.cache_hit for t in recorder.traces] == [False, True]
+    assert [t.cache_hit for t in recorder.wait_for(2)] == [False, True]
     assert recorder.traces[1].attempts == []
 
 

@@ -183,3 +183,27 @@ def test_bad_trace_queries_are_400s(start_gateway: Start, fake_openai: FakeOpenA
     missing = httpx.get(gw.url + "/v2/traces/nope", timeout=10,
                         headers={"Authorization": f"Bearer {gw.key}"})
     assert missing.status_code == 404
+
+
+def test_chat_requests_upsert_identities_and_group_threads(
+        start_gateway: Start, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    from orq_ai_sdk import Orq
+
+    gw = start_gateway(gateway_env(fake_openai, tmp_path / "home"))
+    orq = Orq(api_key=gw.key, server_url=gw.url)
+    messages = [{"role": "user", "content": "hi"}]
+    orq.router.chat.completions.create(
+        model="openai/gpt-4o-mini", messages=messages,
+        orq={"identity": {"id": "cust-42", "display_name": "Grace", "email": "g@example.com",
+                          "tags": ["beta"], "metadata": [{"plan": "team"}]},
+             "thread": {"id": "conv-9", "tags": ["onboarding"]}})
+    chat(gw, orq={"contact": {"id": "cust-42", "logo_url": "https://img/g.png"},
+                  "thread": {"id": "conv-9"}})
+    traces_once_written(gw, 2)
+    person = get(gw, "/v2/identities/cust-42")["identity"]
+    assert person["display_name"] == "Grace" and person["email"] == "g@example.com"
+    assert person["avatar_url"] == "https://img/g.png" and person["tags"] == ["beta"]
+    assert get(gw, "/v2/contacts")["data"][0]["metrics"]["total_requests"] == 2
+    conv = get(gw, "/v2/threads/conv-9")
+    assert conv["tags"] == ["onboarding"] and conv["total_requests"] == 2
+    assert len(get(gw, "/v2/traces", thread_id="conv-9")["data"]) == 2

@@ -10,16 +10,8 @@ from orq_ai_sdk import Orq
 
 from tests.conftest import gateway_env
 from tests.fakes.openai_server import FakeOpenAI
-from waystation.observe.trace import Trace
+from tests.fakes.recorder import ListRecorder
 from waystation.prompts.variables import MASK
-
-
-class ListRecorder:
-    def __init__(self) -> None:
-        self.traces: list[Trace] = []
-
-    def record(self, trace: Trace) -> None:
-        self.traces.append(trace)
 
 
 def test_orq_sdk_variables_reach_the_provider_substituted(
@@ -38,7 +30,7 @@ def test_orq_sdk_variables_reach_the_provider_substituted(
     assert sent[0]["content"] == "Help Jane with billing."
     assert sent[1]["content"] == "I am Jane, mail jane@example.com"
     assert res.choices[0].message.content == "Echo: I am Jane, mail jane@example.com"
-    trace = recorder.traces[-1]
+    trace = recorder.wait_for(1)[-1]
     assert trace.extra["variables"]["pii"] == ["email"]
     text = repr(trace.request) + repr(trace.response)
     assert "jane@example.com" not in text and MASK in text
@@ -56,4 +48,4 @@ def test_orq_inputs_object_form_with_the_openai_sdk_and_missing_names(
         messages=[{"role": "user", "content": "{{greeting}} {{who}}"}],
         extra_body={"orq": {"inputs": {"greeting": "Hello"}}})
     assert fake_openai.requests[-1].body["messages"][0]["content"] == "Hello {{who}}"
-    assert recorder.traces[-1].extra["variables"]["missing"] == ["who"]
+    assert recorder.wait_for(1)[-1].extra["variables"]["missing"] == ["who"]

@@ -237,8 +237,6 @@ def test_reasoning_effort_enum() -> None:
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"orq": {"thread": {"id": "t1"}}}, "orq.thread"),
-        ({"orq": {"contact": {"id": "c1"}}}, "orq.contact"),
         ({"orq": {"knowledge_bases": [{"knowledge_id": "kb"}]}}, "orq.knowledge_bases"),
         ({"orq": {"prompt": {"id": "p", "version": "latest"}}}, "orq.prompt"),
         ({"guardrails": [{"id": "orq_pii_detection", "execute_on": "input"}]}, "guardrails"),

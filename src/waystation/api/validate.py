@@ -44,9 +44,6 @@ NOT_BUILT: dict[str, str] = {
     "guardrails": "guardrails",
     "plugins": "plugins",
     "orq.prompt": "stored prompts",
-    "orq.contact": "contacts",
-    "orq.identity": "identities",
-    "orq.thread": "threads",
     "orq.knowledge_bases": "knowledge-base retrieval",
 }
 
