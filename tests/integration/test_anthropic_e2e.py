@@ -9,20 +9,18 @@ fields refused), so a wrong translation fails here as it would against Anthropic
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-from orq_ai_sdk import Orq
 from orq_ai_sdk.models import APIErrorResponse
 
-from tests.conftest import MASTER_KEY
+from tests.conftest import RunningGateway
 from tests.fakes.anthropic_server import FakeAnthropic, Fault, signature_for
 from tests.fakes.server import module_fake
+from tests.integration.clients import oai, orq
+from tests.integration.conftest import StartGateway
 
-Start = Callable[[dict[str, str]], Any]
 SONNET = "anthropic/claude-sonnet-4-5"
 THINKING = {"type": "enabled", "budget_tokens": 2048}
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
@@ -40,24 +38,9 @@ TIME = {"type": "function", "function": {
 fake = module_fake(FakeAnthropic)
 
 
-@pytest.fixture
-def gw(fake: FakeAnthropic, start_gateway: Start, tmp_path: Path) -> Any:
-    fake.reset()
-    return start_gateway({
-        "WAYSTATION_HOME": str(tmp_path),
-        "WAYSTATION_MASTER_KEY": MASTER_KEY,
-        "ANTHROPIC_BASE_URL": fake.base_url,
-        "ANTHROPIC_API_KEY": fake.api_key,
-        "WAYSTATION_UPSTREAM_TIMEOUT": "30",
-    })
-
-
-def oai(gw: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
-
-
-def orq(gw: Any) -> Orq:
-    return Orq(api_key=gw.key, server_url=gw.url)
+@pytest.fixture(scope="module")
+def gw(fake: FakeAnthropic, module_gateway: StartGateway) -> RunningGateway:
+    return module_gateway(ANTHROPIC_BASE_URL=fake.base_url, ANTHROPIC_API_KEY=fake.api_key)
 
 
 def test_multi_turn_tool_use_with_thinking_sends_signed_thinking_before_tool_use(

@@ -13,13 +13,14 @@ from typing import Any
 
 import openai
 import pytest
-from orq_ai_sdk import Orq
 from orq_ai_sdk.models import APIErrorResponse
 
-from tests.conftest import MASTER_KEY
+from tests.conftest import MASTER_KEY, RunningGateway
 from tests.fakes.azure_server import API_KEY, API_VERSION, FILTERED_PROMPT, FakeAzureOpenAI
 from tests.fakes.openai_server import Fault
 from tests.fakes.server import module_fake
+from tests.integration.clients import oai, orq
+from tests.integration.conftest import StartGateway
 
 Start = Callable[[dict[str, str]], Any]
 
@@ -27,21 +28,10 @@ Start = Callable[[dict[str, str]], Any]
 fake = module_fake(FakeAzureOpenAI)
 
 
-@pytest.fixture
-def gw(fake: FakeAzureOpenAI, start_gateway: Start, tmp_path: Path) -> Any:
-    fake.reset()
-    return start_gateway({
-        "WAYSTATION_HOME": str(tmp_path),
-        "WAYSTATION_MASTER_KEY": MASTER_KEY,
-        "AZURE_OPENAI_ENDPOINT": fake.endpoint,
-        "AZURE_OPENAI_API_KEY": API_KEY,
-        "OPENAI_API_VERSION": API_VERSION,
-        "WAYSTATION_UPSTREAM_TIMEOUT": "30",
-    })
-
-
-def oai(gw: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
+@pytest.fixture(scope="module")
+def gw(fake: FakeAzureOpenAI, module_gateway: StartGateway) -> RunningGateway:
+    return module_gateway(AZURE_OPENAI_ENDPOINT=fake.endpoint, AZURE_OPENAI_API_KEY=API_KEY,
+                          OPENAI_API_VERSION=API_VERSION)
 
 
 WEATHER = {"type": "function", "function": {
@@ -127,7 +117,7 @@ def test_parameter_azure_cannot_take_is_refused(gw: Any, fake: FakeAzureOpenAI) 
 
 
 def test_orq_sdk_plain_and_streamed(gw: Any) -> None:
-    client = Orq(api_key=gw.key, server_url=gw.url)
+    client = orq(gw)
     answer = client.router.chat.completions.create(
         model="azure/gpt4o-prod", messages=[{"role": "user", "content": "from orq"}])
     assert answer.choices[0].message.content == "Echo: from orq"
@@ -142,7 +132,7 @@ def test_orq_sdk_plain_and_streamed(gw: Any) -> None:
 
 
 def test_orq_sdk_sees_content_filter_error(gw: Any) -> None:
-    client = Orq(api_key=gw.key, server_url=gw.url)
+    client = orq(gw)
     with pytest.raises(APIErrorResponse) as info:
         client.router.chat.completions.create(
             model="azure/gpt4o-prod", messages=[{"role": "user", "content": FILTERED_PROMPT}])

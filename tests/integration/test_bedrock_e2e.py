@@ -8,15 +8,14 @@ binary event-stream framing.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-from orq_ai_sdk import Orq
 
-from tests.conftest import MASTER_KEY
+from tests.conftest import RunningGateway
 from tests.fakes.bedrock_server import (
     ACCESS_KEY,
     BEARER_TOKEN,
@@ -27,6 +26,8 @@ from tests.fakes.bedrock_server import (
 )
 from tests.fakes.openai_server import Fault
 from tests.fakes.server import module_fake
+from tests.integration.clients import oai, orq
+from tests.integration.conftest import StartGateway, provider_env
 from tests.providers.bedrock.test_bedrock_auth import isolate_aws_environment
 
 Start = Callable[[dict[str, str]], Any]
@@ -43,24 +44,24 @@ TIME = {"type": "function", "function": {
 fake = module_fake(FakeBedrock)
 
 
+def bedrock_variables(fake: FakeBedrock) -> dict[str, str]:
+    return {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake.endpoint, "AWS_REGION": "us-east-1"}
+
+
 def gateway_env(fake: FakeBedrock, home: Path, **extra: str) -> dict[str, str]:
-    return {"WAYSTATION_HOME": str(home), "WAYSTATION_MASTER_KEY": MASTER_KEY,
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake.endpoint, "AWS_REGION": "us-east-1",
-            "WAYSTATION_UPSTREAM_TIMEOUT": "30", **extra}
+    return provider_env(home, **bedrock_variables(fake), **extra)
 
 
-@pytest.fixture
-def gw(fake: FakeBedrock, start_gateway: Start, tmp_path: Path,
-       monkeypatch: pytest.MonkeyPatch) -> Any:
-    fake.reset()
-    isolate_aws_environment(monkeypatch, tmp_path)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    return start_gateway(gateway_env(fake, tmp_path))
-
-
-def oai(gw: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
+@pytest.fixture(scope="module")
+def gw(fake: FakeBedrock, module_gateway: StartGateway,
+       tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:
+    """Signs with the access key in the environment (botocore's chain reads it at the first
+    request); the environment stays so for the module."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        isolate_aws_environment(monkeypatch, tmp_path_factory.mktemp("aws"))
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        yield module_gateway(**bedrock_variables(fake))
 
 
 def test_plain_answer_with_usage_over_a_verified_signature(gw: Any, fake: FakeBedrock) -> None:
@@ -200,7 +201,7 @@ def test_refused_parameter_is_a_400_before_sending(gw: Any, fake: FakeBedrock) -
 
 
 def test_orq_sdk_plain_and_streamed(gw: Any) -> None:
-    client = Orq(api_key=gw.key, server_url=gw.url)
+    client = orq(gw)
     answer = client.router.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "from orq"}])
     assert answer.choices[0].message.content == "Echo: from orq"

@@ -6,21 +6,19 @@ The gateway is configured only through COHERE_API_KEY and COHERE_BASE_URL.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-from orq_ai_sdk import Orq
 from orq_ai_sdk.models import APIErrorResponse
 
-from tests.conftest import MASTER_KEY
+from tests.conftest import RunningGateway
 from tests.fakes.cohere_server import API_KEY, FAIL_MIDWAY, FakeCohere
 from tests.fakes.openai_server import Fault
 from tests.fakes.server import module_fake
+from tests.integration.clients import oai, orq
+from tests.integration.conftest import StartGateway
 
-Start = Callable[[dict[str, str]], Any]
 MODEL = "cohere/command-a-03-2025"
 
 WEATHER = {"type": "function", "function": {
@@ -35,20 +33,9 @@ TIME = {"type": "function", "function": {
 fake = module_fake(FakeCohere)
 
 
-@pytest.fixture
-def gw(fake: FakeCohere, start_gateway: Start, tmp_path: Path) -> Any:
-    fake.reset()
-    return start_gateway({
-        "WAYSTATION_HOME": str(tmp_path),
-        "WAYSTATION_MASTER_KEY": MASTER_KEY,
-        "COHERE_API_KEY": API_KEY,
-        "COHERE_BASE_URL": fake.base_url,
-        "WAYSTATION_UPSTREAM_TIMEOUT": "30",
-    })
-
-
-def oai(gw: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
+@pytest.fixture(scope="module")
+def gw(fake: FakeCohere, module_gateway: StartGateway) -> RunningGateway:
+    return module_gateway(COHERE_API_KEY=API_KEY, COHERE_BASE_URL=fake.base_url)
 
 
 def test_plain_answer_with_usage_and_translated_parameters(gw: Any, fake: FakeCohere) -> None:
@@ -169,7 +156,7 @@ def test_parameter_cohere_cannot_take_is_refused_before_sending(
 
 
 def test_orq_sdk_plain_streamed_and_error(gw: Any) -> None:
-    client = Orq(api_key=gw.key, server_url=gw.url)
+    client = orq(gw)
     answer = client.router.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "from orq"}])
     assert answer.choices[0].message.content == "Echo: from orq"

@@ -8,20 +8,17 @@ them, so each test can assert both what the caller saw and what went over the wi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
-from orq_ai_sdk import Orq
 from orq_ai_sdk.models import APIErrorResponse
 
-from tests.conftest import MASTER_KEY
+from tests.conftest import RunningGateway
 from tests.fakes.gemini_server import FakeGemini, Fault, signature_for
 from tests.fakes.server import module_fake
-
-Start = Callable[[dict[str, str]], Any]
+from tests.integration.clients import oai, orq
+from tests.integration.conftest import StartGateway
 
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather for a city",
@@ -37,24 +34,9 @@ PNG = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADU
 fake = module_fake(FakeGemini)
 
 
-@pytest.fixture
-def gw(fake: FakeGemini, start_gateway: Start, tmp_path: Path) -> Any:
-    fake.reset()
-    return start_gateway({
-        "WAYSTATION_HOME": str(tmp_path),
-        "WAYSTATION_MASTER_KEY": MASTER_KEY,
-        "GEMINI_BASE_URL": fake.base_url,
-        "GEMINI_API_KEY": fake.api_key,
-        "WAYSTATION_UPSTREAM_TIMEOUT": "30",
-    })
-
-
-def oai(gw: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
-
-
-def orq(gw: Any) -> Orq:
-    return Orq(api_key=gw.key, server_url=gw.url)
+@pytest.fixture(scope="module")
+def gw(fake: FakeGemini, module_gateway: StartGateway) -> RunningGateway:
+    return module_gateway(GEMINI_BASE_URL=fake.base_url, GEMINI_API_KEY=fake.api_key)
 
 
 def test_tool_use_across_two_turns_round_trips_the_thought_signature(
