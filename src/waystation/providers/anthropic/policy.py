@@ -2,15 +2,17 @@
 
 A caller must never have a parameter silently ignored, so everything the Messages API cannot
 express goes through `ParamPolicy.unsupported`: it raises `UnsupportedParameter` naming the
-parameter and the provider, unless the operator chose to drop such parameters, in which case
-it returns and the caller of it leaves the parameter out.
+parameter and the provider (worded as for every provider, `providers.refusals`), unless the
+operator chose to drop such parameters, in which case it returns and the caller of it leaves
+the parameter out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from waystation.errors import InvalidRequest, UnsupportedParameter
+from waystation.errors import InvalidRequest
+from waystation.providers.refusals import unsupported_parameter
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +25,7 @@ class ParamPolicy:
         """Raise for `param`, or return (meaning: drop it) when dropping is configured."""
         if self.drop:
             return
-        extra = f" ({detail})" if detail else ""
-        raise UnsupportedParameter(
-            f"'{param}' is not supported by provider '{self.provider}'{extra}. Remove it, or "
-            "set WAYSTATION_DROP_UNSUPPORTED_PARAMS=true to drop such parameters.",
-            param=param,
-        )
+        raise unsupported_parameter(param, self.provider, f" ({detail})" if detail else "")
 
     def invalid(self, param: str, message: str) -> InvalidRequest:
         """A request this provider cannot serve as sent, whatever the drop setting."""

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from waystation.errors import InvalidRequest
-from waystation.providers.bedrock.refusal import Refusals
+from waystation.providers.refusals import Refusals
 
 Block = dict[str, Any]
 

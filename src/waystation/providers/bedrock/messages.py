@@ -21,7 +21,7 @@ import orjson
 
 from waystation.errors import InvalidRequest
 from waystation.providers.bedrock.media import DocumentNames, file_block, image_block
-from waystation.providers.bedrock.refusal import Refusals
+from waystation.providers.refusals import Refusals
 
 Block = dict[str, Any]
 Turn = dict[str, Any]

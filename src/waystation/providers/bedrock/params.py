@@ -17,7 +17,7 @@ from typing import Any
 
 from waystation.errors import InvalidRequest
 from waystation.providers.bedrock.messages import cache_point
-from waystation.providers.bedrock.refusal import Refusals
+from waystation.providers.refusals import Refusals
 
 Body = dict[str, Any]
 Request = dict[str, Any]

@@ -1,8 +1,8 @@
 """Converse answers → OpenAI terms: stop reasons, usage and the assistant message.
 
 Shared by the non-streamed decoder and the stream decoder, so both build the same answer. The
-readers below take the wire's JSON as it comes: a part of the wrong type reads as absent, so
-an answer of an unexpected shape never crashes the gateway.
+wire's JSON is read as it comes (`providers.lenient_json`): a part of the wrong type reads as
+absent, so an answer of an unexpected shape never crashes the gateway.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import orjson
 
 from waystation.errors import UpstreamBadResponse, UpstreamError
 from waystation.providers.bedrock.params import JSON_TOOL
+from waystation.providers.lenient_json import count, items, obj, text
 
 STOP_REASONS = {
     "end_turn": "stop",
@@ -25,22 +26,6 @@ STOP_REASONS = {
 }
 # The model produced something unusable: a failed attempt, not an answer.
 FAILED = frozenset({"malformed_model_output", "malformed_tool_use"})
-
-
-def obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def items(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def count(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
 def finish_reason(stop_reason: Any, *, called_tools: bool, provider: str) -> str:

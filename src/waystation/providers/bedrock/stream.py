@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from waystation.errors import UpstreamBadResponse, UpstreamConnectionError
+from waystation.providers import lenient_json
 from waystation.providers.base import Chunk, Target
 from waystation.providers.bedrock import response
 from waystation.providers.bedrock.errors import map_stream_exception
@@ -59,35 +60,35 @@ class BedrockStreamDecoder:
         return [self._chunk({"role": "assistant"})]
 
     def _block_start(self, data: dict[str, Any]) -> list[Chunk]:
-        use = response.obj(data.get("start")).get("toolUse")
+        use = lenient_json.obj(data.get("start")).get("toolUse")
         if not isinstance(use, dict):
             return []
-        block = response.count(data.get("contentBlockIndex"))
+        block = lenient_json.count(data.get("contentBlockIndex"))
         if use.get("name") == JSON_TOOL:
             self._blocks[block] = JSON_BLOCK
             return []
         index = sum(1 for v in self._blocks.values() if v != JSON_BLOCK)
         self._blocks[block] = index
-        call = {"index": index, "id": response.text(use.get("toolUseId")) or None,
+        call = {"index": index, "id": lenient_json.text(use.get("toolUseId")) or None,
                 "type": "function",
-                "function": {"name": response.text(use.get("name")), "arguments": ""}}
+                "function": {"name": lenient_json.text(use.get("name")), "arguments": ""}}
         return [self._chunk({"tool_calls": [call]})]
 
     def _block_delta(self, data: dict[str, Any]) -> list[Chunk]:
-        delta = response.obj(data.get("delta"))
+        delta = lenient_json.obj(data.get("delta"))
         if "text" in delta:
-            piece = response.text(delta["text"])
+            piece = lenient_json.text(delta["text"])
             return [self._chunk({"content": piece})] if piece else []
         if "toolUse" in delta:
-            block = response.count(data.get("contentBlockIndex"))
-            return self._tool_input(block, response.obj(delta["toolUse"]))
+            block = lenient_json.count(data.get("contentBlockIndex"))
+            return self._tool_input(block, lenient_json.obj(delta["toolUse"]))
         reasoning = delta.get("reasoningContent")
         if isinstance(reasoning, dict):
             return self._reasoning(reasoning)
         return []
 
     def _tool_input(self, block: int, use: dict[str, Any]) -> list[Chunk]:
-        fragment = response.text(use.get("input"))
+        fragment = lenient_json.text(use.get("input"))
         index = self._blocks.get(block)
         if index is None:
             raise UpstreamBadResponse(
@@ -103,11 +104,11 @@ class BedrockStreamDecoder:
 
     def _reasoning(self, reasoning: dict[str, Any]) -> list[Chunk]:
         delta: dict[str, Any] = {}
-        if response.text(reasoning.get("text")):
+        if lenient_json.text(reasoning.get("text")):
             delta["reasoning"] = reasoning["text"]
-        if response.text(reasoning.get("signature")):
+        if lenient_json.text(reasoning.get("signature")):
             delta["reasoning_signature"] = reasoning["signature"]
-        if response.text(reasoning.get("redactedContent")):
+        if lenient_json.text(reasoning.get("redactedContent")):
             # several redacted blocks travel as one string, one block per line
             prefix = "\n" if self._redacted else ""
             delta["redacted_reasoning"] = prefix + reasoning["redactedContent"]

@@ -21,6 +21,7 @@ import orjson
 
 from waystation.core.call import ChatCall
 from waystation.errors import UpstreamBadResponse, UpstreamError
+from waystation.providers import lenient_json
 from waystation.providers.base import Target, WireRequest
 from waystation.providers.bedrock import response
 from waystation.providers.bedrock.auth import BedrockAuth, CredentialSource
@@ -28,8 +29,8 @@ from waystation.providers.bedrock.errors import map_http_error
 from waystation.providers.bedrock.eventstream import EventStreamParser
 from waystation.providers.bedrock.messages import to_converse
 from waystation.providers.bedrock.params import translate_params
-from waystation.providers.bedrock.refusal import Refusals
 from waystation.providers.bedrock.stream import BedrockStreamDecoder
+from waystation.providers.refusals import Refusals
 
 DEFAULT_REGION = "us-east-1"
 
@@ -80,7 +81,7 @@ class BedrockAdapter:
         if not isinstance(data, dict):
             raise UpstreamBadResponse(f"{name} answered with a body that is not a JSON object",
                                       provider=name)
-        output = response.obj(data.get("output"))
+        output = lenient_json.obj(data.get("output"))
         message, called = response.message(output.get("message"), name)
         reason = response.finish_reason(data.get("stopReason"), called_tools=called,
                                         provider=name)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from waystation.errors import InvalidRequest
-from waystation.providers.cohere.refusal import Refusals
+from waystation.providers.refusals import Refusals
 
 Message = dict[str, Any]
 

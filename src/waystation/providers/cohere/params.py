@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from waystation.errors import InvalidRequest
-from waystation.providers.cohere.refusal import Refusals
+from waystation.providers.refusals import Refusals
 
 Body = dict[str, Any]
 Handler = Callable[[Body, Body, Refusals], None]

@@ -1,9 +1,10 @@
 """Cohere v2 answers → OpenAI terms: finish reasons, usage, log probabilities, the message.
 
 Shared by the non-streamed decoder and the stream decoder, so that both paths build the same
-answer (the parity test checks it). The readers at the top take the wire's JSON as it comes:
-a part of the wrong type reads as absent, so an answer of an unexpected shape never crashes the
-gateway (what is left is checked, and a missing message is an upstream error).
+answer (the parity test checks it). The wire's JSON is read as it comes
+(`providers.lenient_json`): a part of the wrong type reads as absent, so an answer of an
+unexpected shape never crashes the gateway (what is left is checked, and a missing message is
+an upstream error).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from waystation.errors import UpstreamBadResponse, UpstreamError, UpstreamTimeout
+from waystation.providers.lenient_json import count, items, obj, text
 
 # Cohere finish reason → OpenAI finish reason. ERROR and TIMEOUT are failures, not answers.
 FINISH_REASONS = {
@@ -23,22 +25,6 @@ FINISH_REASONS = {
     "USER_CANCEL": "stop",
 }
 FAILED = frozenset({"ERROR", "TIMEOUT"})
-
-
-def obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def items(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def count(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
 def finish_reason(value: Any, error: Any, provider: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from waystation.errors import UpstreamBadResponse, UpstreamConnectionError
+from waystation.providers import lenient_json
 from waystation.providers.base import Chunk, Target
 from waystation.providers.cohere import response
 from waystation.transport.sse import SSEEvent
@@ -36,7 +37,7 @@ class CohereStreamDecoder:
         if not event.data or event.data == "[DONE]":
             return []
         data = self._load(event.data)
-        kind = response.text(data.get("type")) or event.event or ""
+        kind = lenient_json.text(data.get("type")) or event.event or ""
         handler = _HANDLERS.get(kind)
         return handler(self, data) if handler else []
 
@@ -50,17 +51,17 @@ class CohereStreamDecoder:
 
     # -- events ---------------------------------------------------------------------------
     def _message_start(self, data: dict[str, Any]) -> list[Chunk]:
-        self._id = response.text(data.get("id")) or self._id
+        self._id = lenient_json.text(data.get("id")) or self._id
         return [self._chunk({"role": "assistant"})]
 
     def _content(self, data: dict[str, Any]) -> list[Chunk]:
         content = _path(data, "delta", "message", "content")
         delta: dict[str, Any] = {}
-        if response.text(content.get("text")):
+        if lenient_json.text(content.get("text")):
             delta["content"] = content["text"]
-        if response.text(content.get("thinking")):
+        if lenient_json.text(content.get("thinking")):
             delta["reasoning"] = content["thinking"]
-        lp = response.obj(data.get("logprobs"))
+        lp = lenient_json.obj(data.get("logprobs"))
         if not delta and not lp:
             return []
         chunk = self._chunk(delta)
@@ -70,7 +71,7 @@ class CohereStreamDecoder:
         return [chunk]
 
     def _tool_plan(self, data: dict[str, Any]) -> list[Chunk]:
-        plan = response.text(_path(data, "delta", "message").get("tool_plan"))
+        plan = lenient_json.text(_path(data, "delta", "message").get("tool_plan"))
         return [self._chunk({"content": plan})] if plan else []
 
     def _tool_call_start(self, data: dict[str, Any]) -> list[Chunk]:
@@ -81,7 +82,7 @@ class CohereStreamDecoder:
 
     def _tool_call_delta(self, data: dict[str, Any]) -> list[Chunk]:
         fn = _path(data, "delta", "message", "tool_calls", "function")
-        args = response.text(fn.get("arguments"))
+        args = lenient_json.text(fn.get("arguments"))
         if not args:
             return []
         index = self._tool_index.get(_index(data))
@@ -93,7 +94,7 @@ class CohereStreamDecoder:
         return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": args}}]})]
 
     def _message_end(self, data: dict[str, Any]) -> list[Chunk]:
-        delta = response.obj(data.get("delta"))
+        delta = lenient_json.obj(data.get("delta"))
         name = self._target.provider_name
         reason = response.finish_reason(delta.get("finish_reason"), delta.get("error"), name)
         self._done = True
@@ -126,7 +127,7 @@ class CohereStreamDecoder:
 
 
 def _index(data: dict[str, Any]) -> int:
-    return response.count(data.get("index"))
+    return lenient_json.count(data.get("index"))
 
 
 def _path(data: dict[str, Any], *keys: str) -> dict[str, Any]:

@@ -16,12 +16,13 @@ import orjson
 
 from waystation.core.call import ChatCall
 from waystation.errors import UpstreamBadResponse, UpstreamError
+from waystation.providers import lenient_json
 from waystation.providers.base import Target, WireRequest
 from waystation.providers.cohere import response
 from waystation.providers.cohere.messages import to_cohere_messages
 from waystation.providers.cohere.params import translate_params
-from waystation.providers.cohere.refusal import Refusals
 from waystation.providers.cohere.stream import CohereStreamDecoder
+from waystation.providers.refusals import Refusals
 from waystation.providers.upstream_status import error_for_status
 from waystation.transport.sse import SSEParser
 
@@ -68,7 +69,7 @@ class CohereAdapter:
                 "refusal": None,
             }
         out: dict[str, Any] = {
-            "id": response.text(data.get("id")),
+            "id": lenient_json.text(data.get("id")),
             "object": "chat.completion",
             "created": int(self._clock()),
             "model": target.public_model,

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from waystation.errors import InvalidRequest, UnsupportedParameter
+from waystation.providers.refusals import DROP_HINT
 
 EXTENSION_MIME = {
     "png": "image/png",
@@ -56,8 +57,7 @@ def image_part(part: dict[str, Any], param: str, provider: str, drop: bool) -> d
     if detail not in (None, "auto") and not drop:
         raise UnsupportedParameter(
             f"'detail: {detail}' on an image is not supported by provider '{provider}' "
-            "(Gemini chooses the resolution itself). Remove it, or set "
-            "WAYSTATION_DROP_UNSUPPORTED_PARAMS=true to drop such parameters.",
+            f"(Gemini chooses the resolution itself). {DROP_HINT}",
             param=f"{param}.image_url.detail",
         )
     url = image["url"]

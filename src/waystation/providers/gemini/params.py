@@ -24,6 +24,7 @@ from typing import Any
 from waystation.errors import InvalidRequest, UnsupportedParameter
 from waystation.providers.gemini.schema import convert_schema
 from waystation.providers.gemini.thinking import thinking_config
+from waystation.providers.refusals import unsupported_parameter
 
 # Sent across unchanged, under Gemini's name.
 DIRECT = {
@@ -70,11 +71,7 @@ REFUSED = {
 
 
 def unsupported(field: str, why: str, provider: str) -> UnsupportedParameter:
-    return UnsupportedParameter(
-        f"'{field}' is not supported by provider '{provider}' ({why}). Remove it, or set "
-        "WAYSTATION_DROP_UNSUPPORTED_PARAMS=true to drop such parameters.",
-        param=field,
-    )
+    return unsupported_parameter(field, provider, f" ({why})")
 
 
 def accepted_fields(body: dict[str, Any], provider: str, drop: bool) -> dict[str, Any]:

@@ -15,9 +15,10 @@ import orjson
 
 from waystation.core.call import ChatCall
 from waystation.core.finish import normalise_finish_reason
-from waystation.errors import UnsupportedParameter, UpstreamBadResponse, UpstreamError
+from waystation.errors import UpstreamBadResponse, UpstreamError
 from waystation.providers.base import Target, WireRequest
 from waystation.providers.openai_compat.stream import OpenAIStreamDecoder
+from waystation.providers.refusals import unsupported_parameter
 from waystation.providers.upstream_status import error_for_status
 from waystation.transport.sse import SSEParser
 
@@ -42,11 +43,7 @@ class OpenAIAdapter:
         for param in NON_OPENAI_PARAMS:
             if param in body and param not in spec.extra_params:
                 if not drop_unsupported:
-                    raise UnsupportedParameter(
-                        f"'{param}' is not supported by provider '{spec.name}'. Remove it, or "
-                        "set WAYSTATION_DROP_UNSUPPORTED_PARAMS=true to drop such parameters.",
-                        param=param,
-                    )
+                    raise unsupported_parameter(param, spec.name)
                 del body[param]
         body["model"] = target.model
         body["messages"] = [_clean_message(m) for m in body["messages"]]
