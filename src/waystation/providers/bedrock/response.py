@@ -1,7 +1,7 @@
 """Converse answers → OpenAI terms: stop reasons, usage and the assistant message.
 
 Shared by the non-streamed decoder and the stream decoder, so both build the same answer. The
-wire's JSON is read as it comes (`providers.lenient_json`): a part of the wrong type reads as
+wire's JSON is read as it comes (`providers.wire_json`): a part of the wrong type reads as
 absent, so an answer of an unexpected shape never crashes the gateway.
 """
 
@@ -13,7 +13,7 @@ import orjson
 
 from waystation.errors import UpstreamBadResponse, UpstreamError
 from waystation.providers.bedrock.params import JSON_TOOL
-from waystation.providers.lenient_json import count, items, obj, text
+from waystation.providers.wire_json import count, items, obj, text
 
 STOP_REASONS = {
     "end_turn": "stop",

@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from waystation.errors import UpstreamBadResponse, UpstreamConnectionError
-from waystation.providers import lenient_json
+from waystation.providers import wire_json
 from waystation.providers.base import Chunk, Target
 from waystation.providers.bedrock import response
 from waystation.providers.bedrock.errors import map_stream_exception
@@ -60,35 +58,35 @@ class BedrockStreamDecoder:
         return [self._chunk({"role": "assistant"})]
 
     def _block_start(self, data: dict[str, Any]) -> list[Chunk]:
-        use = lenient_json.obj(data.get("start")).get("toolUse")
+        use = wire_json.obj(data.get("start")).get("toolUse")
         if not isinstance(use, dict):
             return []
-        block = lenient_json.count(data.get("contentBlockIndex"))
+        block = wire_json.count(data.get("contentBlockIndex"))
         if use.get("name") == JSON_TOOL:
             self._blocks[block] = JSON_BLOCK
             return []
         index = sum(1 for v in self._blocks.values() if v != JSON_BLOCK)
         self._blocks[block] = index
-        call = {"index": index, "id": lenient_json.text(use.get("toolUseId")) or None,
+        call = {"index": index, "id": wire_json.text(use.get("toolUseId")) or None,
                 "type": "function",
-                "function": {"name": lenient_json.text(use.get("name")), "arguments": ""}}
+                "function": {"name": wire_json.text(use.get("name")), "arguments": ""}}
         return [self._chunk({"tool_calls": [call]})]
 
     def _block_delta(self, data: dict[str, Any]) -> list[Chunk]:
-        delta = lenient_json.obj(data.get("delta"))
+        delta = wire_json.obj(data.get("delta"))
         if "text" in delta:
-            piece = lenient_json.text(delta["text"])
+            piece = wire_json.text(delta["text"])
             return [self._chunk({"content": piece})] if piece else []
         if "toolUse" in delta:
-            block = lenient_json.count(data.get("contentBlockIndex"))
-            return self._tool_input(block, lenient_json.obj(delta["toolUse"]))
+            block = wire_json.count(data.get("contentBlockIndex"))
+            return self._tool_input(block, wire_json.obj(delta["toolUse"]))
         reasoning = delta.get("reasoningContent")
         if isinstance(reasoning, dict):
             return self._reasoning(reasoning)
         return []
 
     def _tool_input(self, block: int, use: dict[str, Any]) -> list[Chunk]:
-        fragment = lenient_json.text(use.get("input"))
+        fragment = wire_json.text(use.get("input"))
         index = self._blocks.get(block)
         if index is None:
             raise UpstreamBadResponse(
@@ -104,11 +102,11 @@ class BedrockStreamDecoder:
 
     def _reasoning(self, reasoning: dict[str, Any]) -> list[Chunk]:
         delta: dict[str, Any] = {}
-        if lenient_json.text(reasoning.get("text")):
+        if wire_json.text(reasoning.get("text")):
             delta["reasoning"] = reasoning["text"]
-        if lenient_json.text(reasoning.get("signature")):
+        if wire_json.text(reasoning.get("signature")):
             delta["reasoning_signature"] = reasoning["signature"]
-        if lenient_json.text(reasoning.get("redactedContent")):
+        if wire_json.text(reasoning.get("redactedContent")):
             # several redacted blocks travel as one string, one block per line
             prefix = "\n" if self._redacted else ""
             delta["redacted_reasoning"] = prefix + reasoning["redactedContent"]
@@ -138,16 +136,9 @@ class BedrockStreamDecoder:
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
     def _load(self, payload: bytes) -> dict[str, Any]:
-        try:
-            data = orjson.loads(payload) if payload else {}
-        except orjson.JSONDecodeError:
-            data = None
-        if not isinstance(data, dict):
-            raise UpstreamBadResponse(
-                f"{self._provider} sent a stream event that is not a JSON object",
-                provider=self._provider,
-            )
-        return data
+        if not payload:
+            return {}
+        return wire_json.json_object(payload, self._provider, "sent a stream event")
 
 
 _HANDLERS: dict[str, Callable[[BedrockStreamDecoder, dict[str, Any]], list[Chunk]]] = {

@@ -20,8 +20,8 @@ from urllib.parse import quote
 import orjson
 
 from waystation.core.call import ChatCall
-from waystation.errors import UpstreamBadResponse, UpstreamError
-from waystation.providers import lenient_json
+from waystation.errors import UpstreamError
+from waystation.providers import wire_json
 from waystation.providers.base import Target, WireRequest
 from waystation.providers.bedrock import response
 from waystation.providers.bedrock.auth import BedrockAuth, CredentialSource
@@ -74,14 +74,8 @@ class BedrockAdapter:
 
     def decode(self, body: bytes, target: Target) -> dict[str, Any]:
         name = target.provider_name
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            data = None
-        if not isinstance(data, dict):
-            raise UpstreamBadResponse(f"{name} answered with a body that is not a JSON object",
-                                      provider=name)
-        output = lenient_json.obj(data.get("output"))
+        data = wire_json.json_object(body, name, "answered with a body")
+        output = wire_json.obj(data.get("output"))
         message, called = response.message(output.get("message"), name)
         reason = response.finish_reason(data.get("stopReason"), called_tools=called,
                                         provider=name)

@@ -2,7 +2,7 @@
 
 Shared by the non-streamed decoder and the stream decoder, so that both paths build the same
 answer (the parity test checks it). The wire's JSON is read as it comes
-(`providers.lenient_json`): a part of the wrong type reads as absent, so an answer of an
+(`providers.wire_json`): a part of the wrong type reads as absent, so an answer of an
 unexpected shape never crashes the gateway (what is left is checked, and a missing message is
 an upstream error).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from waystation.errors import UpstreamBadResponse, UpstreamError, UpstreamTimeout
-from waystation.providers.lenient_json import count, items, obj, text
+from waystation.providers.wire_json import count, items, obj, text
 
 # Cohere finish reason → OpenAI finish reason. ERROR and TIMEOUT are failures, not answers.
 FINISH_REASONS = {

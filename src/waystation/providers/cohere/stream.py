@@ -14,10 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from waystation.errors import UpstreamBadResponse, UpstreamConnectionError
-from waystation.providers import lenient_json
+from waystation.providers import wire_json
 from waystation.providers.base import Chunk, Target
 from waystation.providers.cohere import response
 from waystation.transport.sse import SSEEvent
@@ -37,7 +35,7 @@ class CohereStreamDecoder:
         if not event.data or event.data == "[DONE]":
             return []
         data = self._load(event.data)
-        kind = lenient_json.text(data.get("type")) or event.event or ""
+        kind = wire_json.text(data.get("type")) or event.event or ""
         handler = _HANDLERS.get(kind)
         return handler(self, data) if handler else []
 
@@ -51,17 +49,17 @@ class CohereStreamDecoder:
 
     # -- events ---------------------------------------------------------------------------
     def _message_start(self, data: dict[str, Any]) -> list[Chunk]:
-        self._id = lenient_json.text(data.get("id")) or self._id
+        self._id = wire_json.text(data.get("id")) or self._id
         return [self._chunk({"role": "assistant"})]
 
     def _content(self, data: dict[str, Any]) -> list[Chunk]:
         content = _path(data, "delta", "message", "content")
         delta: dict[str, Any] = {}
-        if lenient_json.text(content.get("text")):
+        if wire_json.text(content.get("text")):
             delta["content"] = content["text"]
-        if lenient_json.text(content.get("thinking")):
+        if wire_json.text(content.get("thinking")):
             delta["reasoning"] = content["thinking"]
-        lp = lenient_json.obj(data.get("logprobs"))
+        lp = wire_json.obj(data.get("logprobs"))
         if not delta and not lp:
             return []
         chunk = self._chunk(delta)
@@ -71,7 +69,7 @@ class CohereStreamDecoder:
         return [chunk]
 
     def _tool_plan(self, data: dict[str, Any]) -> list[Chunk]:
-        plan = lenient_json.text(_path(data, "delta", "message").get("tool_plan"))
+        plan = wire_json.text(_path(data, "delta", "message").get("tool_plan"))
         return [self._chunk({"content": plan})] if plan else []
 
     def _tool_call_start(self, data: dict[str, Any]) -> list[Chunk]:
@@ -82,7 +80,7 @@ class CohereStreamDecoder:
 
     def _tool_call_delta(self, data: dict[str, Any]) -> list[Chunk]:
         fn = _path(data, "delta", "message", "tool_calls", "function")
-        args = lenient_json.text(fn.get("arguments"))
+        args = wire_json.text(fn.get("arguments"))
         if not args:
             return []
         index = self._tool_index.get(_index(data))
@@ -94,7 +92,7 @@ class CohereStreamDecoder:
         return [self._chunk({"tool_calls": [{"index": index, "function": {"arguments": args}}]})]
 
     def _message_end(self, data: dict[str, Any]) -> list[Chunk]:
-        delta = lenient_json.obj(data.get("delta"))
+        delta = wire_json.obj(data.get("delta"))
         name = self._target.provider_name
         reason = response.finish_reason(delta.get("finish_reason"), delta.get("error"), name)
         self._done = True
@@ -114,20 +112,11 @@ class CohereStreamDecoder:
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
     def _load(self, raw: str) -> dict[str, Any]:
-        try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            data = None
-        if not isinstance(data, dict):
-            raise UpstreamBadResponse(
-                f"{self._target.provider_name} sent a stream event that is not a JSON object",
-                provider=self._target.provider_name,
-            )
-        return data
+        return wire_json.json_object(raw, self._target.provider_name, "sent a stream event")
 
 
 def _index(data: dict[str, Any]) -> int:
-    return lenient_json.count(data.get("index"))
+    return wire_json.count(data.get("index"))
 
 
 def _path(data: dict[str, Any], *keys: str) -> dict[str, Any]:

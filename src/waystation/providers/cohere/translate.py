@@ -15,8 +15,8 @@ from typing import Any
 import orjson
 
 from waystation.core.call import ChatCall
-from waystation.errors import UpstreamBadResponse, UpstreamError
-from waystation.providers import lenient_json
+from waystation.errors import UpstreamError
+from waystation.providers import wire_json
 from waystation.providers.base import Target, WireRequest
 from waystation.providers.cohere import response
 from waystation.providers.cohere.messages import to_cohere_messages
@@ -56,7 +56,7 @@ class CohereAdapter:
 
     def decode(self, body: bytes, target: Target) -> dict[str, Any]:
         name = target.provider_name
-        data = _load_object(body, name)
+        data = wire_json.json_object(body, name, "answered with a body")
         reason = response.finish_reason(data.get("finish_reason"), data.get("error"), name)
         choice: dict[str, Any] = {
             "index": 0,
@@ -69,7 +69,7 @@ class CohereAdapter:
                 "refusal": None,
             }
         out: dict[str, Any] = {
-            "id": lenient_json.text(data.get("id")),
+            "id": wire_json.text(data.get("id")),
             "object": "chat.completion",
             "created": int(self._clock()),
             "model": target.public_model,
@@ -96,18 +96,6 @@ class CohereAdapter:
         )
         err.upstream_status = status
         return err
-
-
-def _load_object(body: bytes, provider: str) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        data = None
-    if not isinstance(data, dict):
-        raise UpstreamBadResponse(
-            f"{provider} answered with a body that is not a JSON object", provider=provider
-        )
-    return data
 
 
 def _error_message(body: bytes) -> str:

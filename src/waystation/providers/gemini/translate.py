@@ -15,7 +15,8 @@ import orjson
 
 from waystation.clock import Clock
 from waystation.core.call import ChatCall
-from waystation.errors import UpstreamBadResponse, UpstreamError
+from waystation.errors import UpstreamError
+from waystation.providers import wire_json
 from waystation.providers.base import Target, WireRequest
 from waystation.providers.gemini import errors
 from waystation.providers.gemini.request import encode_request, endpoint
@@ -45,15 +46,7 @@ class GeminiAdapter:
         return WireRequest("POST", url, headers, orjson.dumps(body))
 
     def decode(self, body: bytes, target: Target) -> dict[str, Any]:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            data = None
-        if not isinstance(data, dict):
-            raise UpstreamBadResponse(
-                f"{target.provider_name} answered with a body that is not a JSON object",
-                provider=target.provider_name,
-            )
+        data = wire_json.json_object(body, target.provider_name, "answered with a body")
         try:
             return decode_answer(
                 data,
