@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 
 from waystation.core.call import ChatCall
-from waystation.errors import UpstreamBadResponse, UpstreamError
+from waystation.errors import UpstreamError
+from waystation.providers import wire_json
 from waystation.providers.anthropic.errors import map_status_error
 from waystation.providers.anthropic.policy import ParamPolicy
 from waystation.providers.anthropic.profiles import profile_for
@@ -52,17 +53,7 @@ class AnthropicAdapter:
         return WireRequest("POST", url, headers, orjson.dumps(body))
 
     def decode(self, body: bytes, target: Target) -> dict[str, Any]:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise UpstreamBadResponse(
-                f"{target.provider_name} answered with a body that is not JSON",
-                provider=target.provider_name,
-            ) from None
-        if not isinstance(data, dict) or not isinstance(data.get("content"), list):
-            raise UpstreamBadResponse(
-                f"{target.provider_name} answered without content", provider=target.provider_name
-            )
+        data = wire_json.json_answer(body, target.provider_name, "content")
         return to_completion(data, target.public_model, int(self._clock()))
 
     def event_parser(self) -> SSEParser:

@@ -15,7 +15,8 @@ import orjson
 
 from waystation.core.call import ChatCall
 from waystation.core.finish import normalise_finish_reason
-from waystation.errors import UpstreamBadResponse, UpstreamError
+from waystation.errors import UpstreamError
+from waystation.providers import wire_json
 from waystation.providers.base import Target, WireRequest
 from waystation.providers.openai_compat.stream import OpenAIStreamDecoder
 from waystation.providers.refusals import unsupported_parameter
@@ -57,17 +58,7 @@ class OpenAIAdapter:
         return WireRequest("POST", url, headers, orjson.dumps(body))
 
     def decode(self, body: bytes, target: Target) -> dict[str, Any]:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise UpstreamBadResponse(
-                f"{target.provider_name} answered with a body that is not JSON",
-                provider=target.provider_name,
-            ) from None
-        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
-            raise UpstreamBadResponse(
-                f"{target.provider_name} answered without choices", provider=target.provider_name
-            )
+        data = wire_json.json_answer(body, target.provider_name, "choices")
         data["model"] = target.public_model
         data.setdefault("object", "chat.completion")
         for choice in data["choices"]:
