@@ -238,7 +238,6 @@ def test_reasoning_effort_enum() -> None:
     ("fields", "param"),
     [
         ({"orq": {"knowledge_bases": [{"knowledge_id": "kb"}]}}, "orq.knowledge_bases"),
-        ({"orq": {"prompt": {"id": "p", "version": "latest"}}}, "orq.prompt"),
         ({"guardrails": [{"id": "orq_pii_detection", "execute_on": "input"}]}, "guardrails"),
     ],
 )
@@ -247,6 +246,15 @@ def test_features_not_built_are_refused_by_name(fields: dict[str, Any], param: s
         parse_chat_request(body(**fields))
     assert info.value.param == param
     assert param in info.value.message
+
+
+def test_a_stored_prompt_reference_is_carried_and_may_supply_model_and_messages() -> None:
+    call = parse_chat_request(body(orq={"prompt": {"id": "p1", "version": "latest"}}))
+    assert call.prompt_id == "p1" and "orq" not in call.body
+    bare = parse_chat_request(body(model=..., messages=[], top_logprobs=2,
+                                   orq={"prompt": {"id": "p1", "version": "latest"}}))
+    assert bare.prompt_id == "p1" and bare.model == ""  # checked once the prompt is merged
+    rejects(body(model=..., messages=[]), "model")
 
 
 def test_orq_features_are_validated() -> None:

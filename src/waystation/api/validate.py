@@ -43,7 +43,6 @@ GATEWAY_FIELDS = frozenset(
 NOT_BUILT: dict[str, str] = {
     "guardrails": "guardrails",
     "plugins": "plugins",
-    "orq.prompt": "stored prompts",
     "orq.knowledge_bases": "knowledge-base retrieval",
 }
 
@@ -57,9 +56,27 @@ def parse_chat_request(raw: bytes) -> ChatCall:
         req = ChatCompletionRequest.model_validate(data)
     except ValidationError as exc:
         raise invalid_request_from(exc, data) from None
-    _check_cross_field_rules(req)
+    if req.orq is None or req.orq.prompt is None:
+        check_parameter_rules(req)
+        _check_required(req)
+    # else: the stored prompt may supply the model, messages and parameters; the preparer
+    # checks these rules on the request as resolved (`validate_resolved`)
     _refuse_unbuilt_features(data)
     return _to_call(req, data)
+
+
+def validate_resolved(data: dict[str, Any]) -> ChatCompletionRequest:
+    """Check fields as a request would be checked: shapes, ranges and cross-field rules.
+
+    For what was not one request as sent: a stored prompt's config (at create and update
+    time), and a request once a stored prompt's messages and parameters are merged into it.
+    """
+    try:
+        req = ChatCompletionRequest.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_request_from(exc, data) from None
+    check_parameter_rules(req)
+    return req
 
 
 def _load_object(raw: bytes) -> dict[str, Any]:
@@ -74,7 +91,8 @@ def _load_object(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def _check_cross_field_rules(req: ChatCompletionRequest) -> None:
+def check_parameter_rules(req: ChatCompletionRequest) -> None:
+    """The rules that span parameters, each error naming the field it is about."""
     if req.top_logprobs is not None and not req.logprobs:
         raise InvalidRequest("top_logprobs requires logprobs to be true.", param="top_logprobs")
     if req.modalities and "audio" in req.modalities and req.audio is None:
@@ -90,6 +108,9 @@ def _check_cross_field_rules(req: ChatCompletionRequest) -> None:
         raise InvalidRequest(
             "stream_options is only allowed when stream is true.", param="stream_options"
         )
+
+
+def _check_required(req: ChatCompletionRequest) -> None:
     if req.model is None and _pick(req, "load_balancer") is None:
         raise InvalidRequest("model is required unless a load_balancer is given.", param="model")
     if not req.messages:
@@ -126,6 +147,7 @@ def _to_call(req: ChatCompletionRequest, data: dict[str, Any]) -> ChatCall:
         variables=collect(req.variables, orq.inputs if orq else None),
         contact=_contact(orq),
         thread=orq.thread.model_dump(exclude_none=True) if orq and orq.thread else None,
+        prompt_id=orq.prompt.id if orq and orq.prompt else None,
         cache_ttl=requested_ttl(data),
     )
 

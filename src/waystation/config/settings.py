@@ -64,6 +64,7 @@ class Settings:
     provider_aliases: Mapping[str, str] = field(default_factory=dict)
     cache_max_entries: int = 10_000  # bounds of the in-process response cache
     cache_max_bytes: int = 256 * 1024 * 1024
+    prompt_cache_seconds: float = 5.0  # how long a stored prompt's version is reused unasked
 
     @property
     def db_path(self) -> Path:
@@ -206,4 +207,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         provider_aliases=dict(ALIASES),
         cache_max_entries=cache_max_entries,
         cache_max_bytes=cache_max_bytes,
+        prompt_cache_seconds=float(env.get("WAYSTATION_PROMPT_CACHE_SECONDS") or 5),
     )

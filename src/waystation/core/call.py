@@ -28,6 +28,7 @@ class ChatCall:
     variables: Variables = field(default_factory=Variables)
     contact: dict[str, Any] | None = None  # orq.identity (or the older orq.contact), as sent
     thread: dict[str, Any] | None = None  # orq.thread {id, tags}
+    prompt_id: str | None = None  # orq.prompt.id: a stored prompt's latest version runs first
     cache_ttl: float | None = None  # seconds; None: the request did not ask for the cache
     extra: dict[str, Any] = field(default_factory=dict)
 

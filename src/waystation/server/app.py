@@ -21,6 +21,7 @@ from waystation.observe.otel import build_exporter
 from waystation.observe.pricing import PriceTable
 from waystation.observe.recorder import TraceWriter
 from waystation.observe.trace import NullRecorder, Recorder
+from waystation.prompts.stored import PromptResolver
 from waystation.providers.executor import Executor
 from waystation.providers.registry import Registry
 from waystation.routing.health import build_health
@@ -79,7 +80,8 @@ class Gateway:
         self.runner = Runner(settings, self.registry, self.executor, self.clock, self.health)
         self.cache = build_cache(settings, clock=self.clock)
         self.chat = chat = ChatHandler(
-            settings, self.runner, self.clock, NullRecorder(), self.cache
+            settings, self.runner, self.clock, NullRecorder(), self.cache,
+            PromptResolver(self.store.prompts, self.clock, settings.prompt_cache_seconds),
         )
         self.recorder = self.writer
         models = ModelsHandler(self.registry, self.clock)

@@ -19,6 +19,7 @@ from waystation.core.accumulate import StreamAccumulator
 from waystation.core.call import ChatCall
 from waystation.errors import GatewayError, UpstreamError
 from waystation.observe.trace import Recorder, Trace
+from waystation.prompts.stored import PromptResolver
 from waystation.routing.runner import LiveStream, Runner
 from waystation.server.http import Request
 from waystation.server.prepare import Preparer, seal
@@ -43,13 +44,14 @@ class ChatHandler:
         clock: Clock,
         recorder: Recorder,
         cache: CoalescingCache,
+        prompts: PromptResolver | None = None,
     ) -> None:
         self._settings = settings
         self._runner = runner
         self._clock = clock
         self._cache = cache
         self.recorder = recorder
-        self._preparer = Preparer()
+        self._preparer = Preparer(prompts)
 
     async def __call__(self, req: Request) -> None:
         started = self._clock.monotonic()

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 from waystation.core.call import ChatCall
 from waystation.observe.trace import Trace
+from waystation.prompts.stored import PromptResolver, apply_prompt
 from waystation.prompts.variables import mask, substitute_messages
 
 
 class Preparer:
+    def __init__(self, prompts: PromptResolver | None = None) -> None:
+        self._prompts = prompts
+
     async def prepare(self, call: ChatCall, trace: Trace) -> None:
+        if call.prompt_id is not None:
+            await apply_prompt(call, trace, self._prompts)
         variables = call.variables
         result = substitute_messages(call.body["messages"], variables)
         if variables or result.missing:

@@ -1,4 +1,4 @@
-"""Persistence: API keys, contacts, threads and traces, in SQLite or PostgreSQL.
+"""Persistence: API keys, contacts, threads, traces and prompts, in SQLite or PostgreSQL.
 
 `Store.open(url)` builds everything over one engine; nothing connects until first use, and
 the schema is brought up to date at start-up (`Database.start`) or by `waystation db upgrade`.
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from waystation.store.contacts import ContactStore
 from waystation.store.database import Database
 from waystation.store.keys import KeyStore
+from waystation.store.prompts import PromptStore
 from waystation.store.threads import ThreadQueries
 from waystation.store.trace_writes import TraceSink
 from waystation.store.traces import TraceQueries
@@ -24,9 +25,10 @@ class Store:
     traces: TraceQueries
     threads: ThreadQueries
     sink: TraceSink
+    prompts: PromptStore
 
     @classmethod
     def open(cls, url: str, *, log_bodies: bool = True) -> Store:
         db = Database(url)
         return cls(db, KeyStore(db), ContactStore(db), TraceQueries(db), ThreadQueries(db),
-                   TraceSink(db, log_bodies=log_bodies))
+                   TraceSink(db, log_bodies=log_bodies), PromptStore(db))

@@ -154,10 +154,42 @@ def _m3_traces_and_threads(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _m4_prompts(conn: Connection) -> None:
+    md = MetaData()
+    prompts = Table(
+        "prompts", md,
+        Column("id", String(26), primary_key=True),
+        Column("display_name", Text, nullable=False),
+        Column("path", Text, nullable=False),
+        Column("description", Text),
+        Column("metadata", Text),
+        Column("created", Double, nullable=False),
+        Column("updated", Double, nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("version_id", String(26), nullable=False),
+    )
+    Index("ix_prompts_created", prompts.c.created)
+    versions = Table(
+        "prompt_versions", md,
+        Column("id", String(26), primary_key=True),
+        Column("prompt_id", String(26), ForeignKey("prompts.id", ondelete="CASCADE"),
+               nullable=False),
+        Column("number", Integer, nullable=False),
+        Column("messages", Text, nullable=False),
+        Column("model", String(255)),
+        Column("parameters", Text, nullable=False),
+        Column("commit_message", Text),
+        Column("created", Double, nullable=False),
+    )
+    Index("ix_prompt_versions_number", versions.c.prompt_id, versions.c.number, unique=True)
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "api keys", _m1_api_keys),
     Migration(2, "contacts and their tags", _m2_contacts),
     Migration(3, "traces, their bodies and metadata; threads", _m3_traces_and_threads),
+    Migration(4, "prompts and their versions", _m4_prompts),
 )
 
 LATEST = MIGRATIONS[-1].version

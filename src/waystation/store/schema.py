@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     Double,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -125,7 +126,38 @@ trace_metadata = Table(
     Column("value", String(512), nullable=False),
 )
 
+prompts = Table(
+    "prompts",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("display_name", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("description", Text),
+    Column("metadata", Text),
+    Column("created", Double, nullable=False),
+    Column("updated", Double, nullable=False),
+    Column("version", Integer, nullable=False),  # the latest version's number
+    Column("version_id", String(26), nullable=False),  # and its id
+)
+Index("ix_prompts_created", prompts.c.created)
+
+prompt_versions = Table(
+    "prompt_versions",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("prompt_id", String(26), ForeignKey("prompts.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("messages", Text, nullable=False),
+    Column("model", String(255)),
+    Column("parameters", Text, nullable=False),
+    Column("commit_message", Text),
+    Column("created", Double, nullable=False),
+)
+Index("ix_prompt_versions_number", prompt_versions.c.prompt_id, prompt_versions.c.number,
+      unique=True)
+
 ALL_TABLES = (
-    "trace_metadata", "trace_bodies", "traces", "threads", "contact_tags", "contacts",
-    "api_keys", "schema_version",
+    "prompt_versions", "prompts", "trace_metadata", "trace_bodies", "traces", "threads",
+    "contact_tags", "contacts", "api_keys", "schema_version",
 )

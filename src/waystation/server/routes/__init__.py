@@ -1,4 +1,5 @@
-"""Management API routes (contacts, threads, traces, usage, metrics), one module per area."""
+"""Management API routes (contacts, threads, traces, usage, metrics, prompts), one module per
+area."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ if TYPE_CHECKING:
 
 def register_management_routes(app: Gateway) -> None:
     """Add every management route to `app.router` (the app's `store` and `metrics` serve them)."""
-    from waystation.server.routes import contacts, threads, traces, usage
+    from waystation.server.routes import contacts, prompts, threads, traces, usage
 
-    for area in (contacts, traces, threads, usage):
+    for area in (contacts, traces, threads, usage, prompts):
         area.register(app)
