@@ -20,16 +20,13 @@ from tests.fakes.anthropic_server import FakeAnthropic, Fault, signature_for
 from tests.fakes.server import module_fake
 from tests.integration.clients import oai, orq
 from tests.integration.conftest import StartGateway
+from tests.integration.tools import WEATHER
 
 SONNET = "anthropic/claude-sonnet-4-5"
 THINKING = {"type": "enabled", "budget_tokens": 2048}
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
        "RU5ErkJggg==")
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
 TIME = {"type": "function", "function": {
     "name": "get_time",
     "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}}}}

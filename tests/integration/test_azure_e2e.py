@@ -21,6 +21,7 @@ from tests.fakes.openai_server import Fault
 from tests.fakes.server import module_fake
 from tests.integration.clients import oai, orq
 from tests.integration.conftest import StartGateway
+from tests.integration.tools import TIME, WEATHER
 
 Start = Callable[[dict[str, str]], Any]
 
@@ -32,14 +33,6 @@ fake = module_fake(FakeAzureOpenAI)
 def gw(fake: FakeAzureOpenAI, module_gateway: StartGateway) -> RunningGateway:
     return module_gateway(AZURE_OPENAI_ENDPOINT=fake.endpoint, AZURE_OPENAI_API_KEY=API_KEY,
                           OPENAI_API_VERSION=API_VERSION)
-
-
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
-TIME = {"type": "function", "function": {
-    "name": "get_time", "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}}}
 
 
 def test_plain_answer_with_usage(gw: Any, fake: FakeAzureOpenAI) -> None:

@@ -28,17 +28,11 @@ from tests.fakes.openai_server import Fault
 from tests.fakes.server import module_fake
 from tests.integration.clients import oai, orq
 from tests.integration.conftest import StartGateway, provider_env
+from tests.integration.tools import TIME, WEATHER
 from tests.providers.bedrock.test_bedrock_auth import isolate_aws_environment
 
 Start = Callable[[dict[str, str]], Any]
 MODEL = "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0"
-
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
-TIME = {"type": "function", "function": {
-    "name": "get_time", "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}}}
 
 
 fake = module_fake(FakeBedrock)

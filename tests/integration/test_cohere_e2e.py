@@ -18,13 +18,10 @@ from tests.fakes.openai_server import Fault
 from tests.fakes.server import module_fake
 from tests.integration.clients import oai, orq
 from tests.integration.conftest import StartGateway
+from tests.integration.tools import WEATHER
 
 MODEL = "cohere/command-a-03-2025"
 
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
 TIME = {"type": "function", "function": {
     "name": "get_time", "description": "Time in a zone",
     "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}}}

@@ -18,15 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.providers.golden import (
-    accumulate,
-    body_bytes,
-    case_paths,
-    check_outcome,
-    decode_stream_until_error,
-    error_dict,
-    load,
-)
+from tests.providers import golden
 
 from waystation.api.validate import parse_chat_request
 from waystation.config.catalogue import BUILTIN
@@ -52,28 +44,28 @@ def adapter() -> AnthropicAdapter:
 
 
 def cases(kind: str) -> list[Path]:
-    return case_paths(GOLDEN / kind)
+    return golden.case_paths(GOLDEN / kind)
 
 
 @pytest.mark.parametrize("path", cases("encode"), ids=lambda p: p.stem)
 def test_encode(path: Path) -> None:
-    case = load(path)
+    case = golden.load(path)
     call = parse_chat_request(orjson.dumps(case["request"]))
     try:
         wire = adapter().encode(call, target(case.get("model", "claude-sonnet-4-5")),
                                 drop_unsupported=case.get("drop_unsupported", False))
     except GatewayError as exc:
-        check_outcome(path, case, "error", error_dict(exc))
+        golden.check_outcome(path, case, "error", golden.error_dict(exc))
         return
-    check_outcome(path, case, "wire", orjson.loads(wire.body))
+    golden.check_outcome(path, case, "wire", orjson.loads(wire.body))
 
 
 @pytest.mark.parametrize("path", cases("decode"), ids=lambda p: p.stem)
 def test_decode(path: Path) -> None:
-    case = load(path)
+    case = golden.load(path)
     model = case.get("model", "claude-sonnet-4-5")
     got = adapter().decode(orjson.dumps(case["response"]), target(model))
-    check_outcome(path, case, "completion", got)
+    golden.check_outcome(path, case, "completion", got)
 
 
 def run_stream(case: dict[str, Any]) -> tuple[list[dict[str, Any]], GatewayError | None]:
@@ -83,17 +75,17 @@ def run_stream(case: dict[str, Any]) -> tuple[list[dict[str, Any]], GatewayError
         for e in case["events"]
     )
     tgt = target(case.get("model", "claude-sonnet-4-5"))
-    return decode_stream_until_error(adapter(), tgt, raw, 37)
+    return golden.decode_stream_until_error(adapter(), tgt, raw, 37)
 
 
 @pytest.mark.parametrize("path", cases("stream"), ids=lambda p: p.stem)
 def test_stream(path: Path) -> None:
-    case = load(path)
+    case = golden.load(path)
     chunks, exc = run_stream(case)
     if exc is not None:
-        check_outcome(path, case, "error", error_dict(exc))
+        golden.check_outcome(path, case, "error", golden.error_dict(exc))
         return
-    check_outcome(path, case, "chunks", chunks)
+    golden.check_outcome(path, case, "chunks", chunks)
     for chunk in chunks:
         assert chunk["model"] == "anthropic/" + case.get("model", "claude-sonnet-4-5")
         for choice in chunk["choices"]:
@@ -103,14 +95,14 @@ def test_stream(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in cases("stream") if "parity_with" in load(p)], ids=lambda p: p.stem
+    "path", [p for p in cases("stream") if "parity_with" in golden.load(p)], ids=lambda p: p.stem
 )
 def test_stream_accumulates_to_the_decoded_answer(path: Path) -> None:
-    case = load(path)
-    decoded = load(GOLDEN / case["parity_with"])
+    case = golden.load(path)
+    decoded = golden.load(GOLDEN / case["parity_with"])
     chunks, exc = run_stream(case)
     assert exc is None
-    streamed = accumulate(chunks)
+    streamed = golden.accumulate(chunks)
     if streamed.get("system_fingerprint") is None:
         streamed.pop("system_fingerprint", None)
     expected = adapter().decode(orjson.dumps(decoded["response"]), target())
@@ -119,7 +111,7 @@ def test_stream_accumulates_to_the_decoded_answer(path: Path) -> None:
 
 @pytest.mark.parametrize("path", cases("errors"), ids=lambda p: p.stem)
 def test_error(path: Path) -> None:
-    case = load(path)
-    raw = body_bytes(case["body"])
+    case = golden.load(path)
+    raw = golden.body_bytes(case["body"])
     exc = adapter().map_error(case["status"], case.get("headers", {}), raw, target())
-    check_outcome(path, case, "error", error_dict(exc))
+    golden.check_outcome(path, case, "error", golden.error_dict(exc))

@@ -13,15 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.providers.golden import (
-    accumulate,
-    check_error_cases,
-    check_expect,
-    decode_stream,
-    kind_params,
-    wire_dict,
-    with_parity,
-)
+from tests.providers import golden
 
 from waystation.config.catalogue import BUILTIN
 from waystation.config.settings import ProviderConfig
@@ -44,11 +36,11 @@ def target(model: str, *, base_url: str = ENDPOINT, options: dict[str, str] | No
 
 
 def cases(kind: str) -> list[Any]:
-    return kind_params(GOLDEN, kind)
+    return golden.kind_params(GOLDEN, kind)
 
 
 def stream_chunks(adapter: AzureAdapter, tgt: Target, transcript: bytes) -> list[dict[str, Any]]:
-    return decode_stream(adapter, tgt, transcript, 7)
+    return golden.decode_stream(adapter, tgt, transcript, 7)
 
 
 @pytest.mark.parametrize(("path", "data"), cases("encode"))
@@ -58,7 +50,7 @@ def test_request_becomes_the_golden_wire_request(path: Path, data: dict[str, Any
     call = ChatCall(model=data["body"]["model"], stream=data["stream"], include_usage=False,
                     body=data["body"])
     wire = AzureAdapter().encode(call, tgt, drop_unsupported=False)
-    check_expect(path, data, wire_dict(wire))
+    golden.check_expect(path, data, golden.wire_dict(wire))
 
 
 @pytest.mark.parametrize(("path", "data"), cases("refuse"))
@@ -81,7 +73,7 @@ def test_parameter_is_dropped_when_configured(path: Path, data: dict[str, Any]) 
 @pytest.mark.parametrize(("path", "data"), cases("decode"))
 def test_wire_answer_decodes_to_the_golden_response(path: Path, data: dict[str, Any]) -> None:
     tgt = target(data["model"])
-    check_expect(path, data, AzureAdapter().decode(orjson.dumps(data["wire"]), tgt))
+    golden.check_expect(path, data, AzureAdapter().decode(orjson.dumps(data["wire"]), tgt))
 
 
 @pytest.mark.parametrize(("path", "data"), cases("stream"))
@@ -95,7 +87,7 @@ def test_sse_transcript_decodes_to_the_golden_chunks(path: Path, data: dict[str,
         return
     chunks = stream_chunks(adapter, tgt, transcript)
     assert all(c["id"] and c["model"] == tgt.public_model for c in chunks)
-    check_expect(path, data, chunks)
+    golden.check_expect(path, data, chunks)
 
 
 def _comparable(response: dict[str, Any]) -> dict[str, Any]:
@@ -109,12 +101,12 @@ def _comparable(response: dict[str, Any]) -> dict[str, Any]:
     return {**{k: response.get(k) for k in keys}, "choices": choices}
 
 
-@pytest.mark.parametrize(("path", "data"), with_parity(cases("stream")))
+@pytest.mark.parametrize(("path", "data"), golden.with_parity(cases("stream")))
 def test_accumulated_stream_equals_the_non_streamed_answer(
     path: Path, data: dict[str, Any]
 ) -> None:
     adapter, tgt = AzureAdapter(), target(data["model"])
-    streamed = accumulate(stream_chunks(adapter, tgt, data["transcript"].encode()))
+    streamed = golden.accumulate(stream_chunks(adapter, tgt, data["transcript"].encode()))
     decoded = adapter.decode(orjson.dumps(data["parity"]), tgt)
     assert _comparable(streamed) == _comparable(decoded)
 
@@ -123,7 +115,7 @@ def test_error_bodies_map_to_the_golden_errors() -> None:
     def map_error(model: str, status: int, headers: Any, raw: bytes) -> GatewayError:
         return AzureAdapter().map_error(status, headers, raw, target(model))
 
-    check_error_cases(GOLDEN / "errors.json", map_error, (
+    golden.check_error_cases(GOLDEN / "errors.json", map_error, (
         "status", "code", "type", "param", "retry_after", "retryable", "message"))
 
 

@@ -16,15 +16,7 @@ from typing import Any
 import orjson
 import pytest
 from tests.fakes.bedrock_server import encode_frame
-from tests.providers.golden import (
-    accumulate,
-    check_error_cases,
-    check_expect,
-    decode_stream,
-    kind_params,
-    wire_dict,
-    with_parity,
-)
+from tests.providers import golden
 
 from waystation.config.catalogue import BUILTIN
 from waystation.config.settings import ProviderConfig
@@ -51,7 +43,7 @@ def target(model: str, *, base_url: str = ENDPOINT, region: str = "us-west-2",
 
 
 def cases(kind: str) -> list[Any]:
-    return kind_params(GOLDEN, kind)
+    return golden.kind_params(GOLDEN, kind)
 
 
 def call_for(body: dict[str, Any], stream: bool = False) -> ChatCall:
@@ -64,7 +56,7 @@ def transcript(events: list[dict[str, Any]]) -> bytes:
 
 def stream_chunks(raw: bytes, tgt: Target) -> list[dict[str, Any]]:
     """Feed the framed bytes in slices that cut through preludes, headers and payloads."""
-    return decode_stream(adapter(), tgt, raw, 13)
+    return golden.decode_stream(adapter(), tgt, raw, 13)
 
 
 @pytest.mark.parametrize(("path", "data"), cases("encode"))
@@ -72,7 +64,7 @@ def test_request_becomes_the_golden_wire_request(path: Path, data: dict[str, Any
     tgt = target(data["model"], base_url=data.get("base_url", ENDPOINT),
                  region=data.get("region", "us-west-2"))
     wire = adapter().encode(call_for(data["body"], data["stream"]), tgt, drop_unsupported=False)
-    check_expect(path, data, wire_dict(wire))
+    golden.check_expect(path, data, golden.wire_dict(wire))
 
 
 @pytest.mark.parametrize(("path", "data"), cases("refuse"))
@@ -103,7 +95,7 @@ def test_wire_answer_decodes_to_the_golden_response(path: Path, data: dict[str, 
             adapter().decode(raw, target(data["model"]))
         assert type(info.value).__name__ == data["raises"]
         return
-    check_expect(path, data, adapter().decode(raw, target(data["model"])))
+    golden.check_expect(path, data, adapter().decode(raw, target(data["model"])))
 
 
 @pytest.mark.parametrize(("path", "data"), cases("stream"))
@@ -117,15 +109,15 @@ def test_event_stream_decodes_to_the_golden_chunks(path: Path, data: dict[str, A
         return
     chunks = stream_chunks(raw, tgt)
     assert chunks[-1]["choices"] == [] and "usage" in chunks[-1]
-    check_expect(path, data, chunks)
+    golden.check_expect(path, data, chunks)
 
 
-@pytest.mark.parametrize(("path", "data"), with_parity(cases("stream")))
+@pytest.mark.parametrize(("path", "data"), golden.with_parity(cases("stream")))
 def test_accumulated_stream_equals_the_non_streamed_answer(
     path: Path, data: dict[str, Any]
 ) -> None:
     tgt = target(data["model"])
-    accumulated = accumulate(stream_chunks(transcript(data["events"]), tgt))
+    accumulated = golden.accumulate(stream_chunks(transcript(data["events"]), tgt))
     streamed = {k: v for k, v in accumulated.items() if v is not None}
     assert streamed == adapter().decode(orjson.dumps(data["parity"]), tgt)
 
@@ -134,5 +126,5 @@ def test_error_bodies_map_to_the_golden_errors() -> None:
     def map_error(model: str, status: int, headers: Any, raw: bytes) -> GatewayError:
         return adapter().map_error(status, headers, raw, target(model))
 
-    check_error_cases(GOLDEN / "errors.json", map_error, (
+    golden.check_error_cases(GOLDEN / "errors.json", map_error, (
         "status", "code", "type", "retry_after", "retryable", "upstream_status", "message"))

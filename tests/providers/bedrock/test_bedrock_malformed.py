@@ -15,14 +15,8 @@ from typing import Any
 import orjson
 import pytest
 from tests.fakes.bedrock_server import encode_frame
+from tests.providers import malformed
 from tests.providers.bedrock.test_bedrock_golden import adapter, target
-from tests.providers.malformed import (
-    FINISH_REASONS,
-    golden_answers,
-    mutate,
-    mutated_answers,
-    mutated_streams,
-)
 
 from waystation.errors import GatewayError
 
@@ -35,22 +29,22 @@ def event_lists() -> list[list[dict[str, Any]]]:
 
 
 def mutate_payload(event: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-    return {"headers": event["headers"], "payload": mutate(event["payload"], rng)}
+    return {"headers": event["headers"], "payload": malformed.mutate(event["payload"], rng)}
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_malformed_answers_never_crash(seed: int) -> None:
-    for wire in mutated_answers(seed, golden_answers(GOLDEN)):
+    for wire in malformed.mutated_answers(seed, malformed.golden_answers(GOLDEN)):
         try:
             result = adapter().decode(orjson.dumps(wire), target(MODEL))
         except GatewayError:
             continue
-        assert result["choices"][0]["finish_reason"] in FINISH_REASONS
+        assert result["choices"][0]["finish_reason"] in malformed.FINISH_REASONS
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_malformed_stream_events_never_crash(seed: int) -> None:
-    for events in mutated_streams(seed, event_lists(), mutate_payload):
+    for events in malformed.mutated_streams(seed, event_lists(), mutate_payload):
         raw = b"".join(encode_frame(e["headers"], orjson.dumps(e["payload"])) for e in events)
         a = adapter()
         parser, decoder = a.event_parser(), a.stream_decoder(target(MODEL))

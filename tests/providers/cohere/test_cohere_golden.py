@@ -13,15 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from tests.providers.golden import (
-    accumulate,
-    check_error_cases,
-    check_expect,
-    decode_stream,
-    kind_params,
-    wire_dict,
-    with_parity,
-)
+from tests.providers import golden
 
 from waystation.config.catalogue import BUILTIN
 from waystation.config.settings import ProviderConfig
@@ -45,7 +37,7 @@ def target(model: str) -> Target:
 
 
 def cases(kind: str) -> list[Any]:
-    return kind_params(GOLDEN, kind)
+    return golden.kind_params(GOLDEN, kind)
 
 
 def call_for(body: dict[str, Any], stream: bool = False) -> ChatCall:
@@ -54,14 +46,14 @@ def call_for(body: dict[str, Any], stream: bool = False) -> ChatCall:
 
 def stream_chunks(transcript: bytes, tgt: Target) -> list[dict[str, Any]]:
     """Feed the transcript in small slices, as the network would."""
-    return decode_stream(adapter(), tgt, transcript, 11)
+    return golden.decode_stream(adapter(), tgt, transcript, 11)
 
 
 @pytest.mark.parametrize(("path", "data"), cases("encode"))
 def test_request_becomes_the_golden_wire_request(path: Path, data: dict[str, Any]) -> None:
     wire = adapter().encode(call_for(data["body"], data["stream"]), target(data["model"]),
                             drop_unsupported=False)
-    check_expect(path, data, wire_dict(wire))
+    golden.check_expect(path, data, golden.wire_dict(wire))
 
 
 @pytest.mark.parametrize(("path", "data"), cases("refuse"))
@@ -95,7 +87,7 @@ def test_wire_answer_decodes_to_the_golden_response(path: Path, data: dict[str, 
             adapter().decode(raw, target(data["model"]))
         assert type(info.value).__name__ == data["raises"]
         return
-    check_expect(path, data, adapter().decode(raw, target(data["model"])))
+    golden.check_expect(path, data, adapter().decode(raw, target(data["model"])))
 
 
 @pytest.mark.parametrize(("path", "data"), cases("stream"))
@@ -110,7 +102,7 @@ def test_sse_transcript_decodes_to_the_golden_chunks(path: Path, data: dict[str,
     assert all(c["choices"] == [] or c["choices"][0].keys() >= {"delta", "finish_reason"}
                for c in chunks)
     assert chunks[-1]["choices"] == [] and "usage" in chunks[-1]
-    check_expect(path, data, chunks)
+    golden.check_expect(path, data, chunks)
 
 
 def _same_shape(response: dict[str, Any]) -> dict[str, Any]:
@@ -123,12 +115,12 @@ def _same_shape(response: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize(("path", "data"), with_parity(cases("stream")))
+@pytest.mark.parametrize(("path", "data"), golden.with_parity(cases("stream")))
 def test_accumulated_stream_equals_the_non_streamed_answer(
     path: Path, data: dict[str, Any]
 ) -> None:
     tgt = target(data["model"])
-    streamed = accumulate(stream_chunks(data["transcript"].encode(), tgt))
+    streamed = golden.accumulate(stream_chunks(data["transcript"].encode(), tgt))
     decoded = adapter().decode(orjson.dumps(data["parity"]), tgt)
     assert _same_shape(streamed) == _same_shape(decoded)
 
@@ -137,7 +129,7 @@ def test_error_bodies_map_to_the_golden_errors() -> None:
     def map_error(model: str, status: int, headers: Any, raw: bytes) -> GatewayError:
         return adapter().map_error(status, headers, raw, target(model))
 
-    check_error_cases(GOLDEN / "errors.json", map_error, (
+    golden.check_error_cases(GOLDEN / "errors.json", map_error, (
         "status", "code", "type", "retry_after", "retryable", "upstream_status", "message"))
 
 

@@ -13,13 +13,8 @@ from typing import Any
 
 import orjson
 import pytest
+from tests.providers import malformed
 from tests.providers.cohere.test_cohere_golden import adapter, target
-from tests.providers.malformed import (
-    FINISH_REASONS,
-    golden_answers,
-    mutated_answers,
-    mutated_streams,
-)
 
 from waystation.errors import GatewayError
 from waystation.transport.sse import SSEEvent
@@ -39,18 +34,18 @@ def event_lists() -> list[list[dict[str, Any]]]:
 @pytest.mark.parametrize("seed", range(6))
 def test_malformed_answers_never_crash(seed: int) -> None:
     tgt = target("command-a-03-2025")
-    for wire in mutated_answers(seed, golden_answers(GOLDEN)):
+    for wire in malformed.mutated_answers(seed, malformed.golden_answers(GOLDEN)):
         try:
             result = adapter().decode(orjson.dumps(wire), tgt)
         except GatewayError:
             continue
-        assert result["choices"][0]["finish_reason"] in FINISH_REASONS
+        assert result["choices"][0]["finish_reason"] in malformed.FINISH_REASONS
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_malformed_stream_events_never_crash(seed: int) -> None:
     tgt = target("command-a-03-2025")
-    for events in mutated_streams(seed, event_lists()):
+    for events in malformed.mutated_streams(seed, event_lists()):
         decoder = adapter().stream_decoder(tgt)
         try:
             for event in events:

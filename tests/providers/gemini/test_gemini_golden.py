@@ -20,15 +20,7 @@ from typing import Any
 import orjson
 import pytest
 from tests.fakes.gemini_server import camel, check_request
-from tests.providers.golden import (
-    accumulate,
-    body_bytes,
-    case_paths,
-    check_outcome,
-    decode_stream_until_error,
-    error_dict,
-    load,
-)
+from tests.providers import golden
 
 from waystation.api.validate import parse_chat_request
 from waystation.clock import Clock
@@ -62,7 +54,7 @@ def adapter() -> GeminiAdapter:
 
 
 def cases(kind: str) -> list[Path]:
-    return case_paths(GOLDEN / kind)
+    return golden.case_paths(GOLDEN / kind)
 
 
 def sse(events: list[Any]) -> bytes:
@@ -76,84 +68,86 @@ def sse(events: list[Any]) -> bytes:
 def run_stream(case: dict[str, Any]) -> tuple[list[dict[str, Any]], GatewayError | None]:
     """Feed the transcript in small slices, as a network would, then close."""
     tgt = target(case.get("model", "gemini-2.5-flash"))
-    return decode_stream_until_error(adapter(), tgt, sse(case["events"]), 37)
+    return golden.decode_stream_until_error(adapter(), tgt, sse(case["events"]), 37)
 
 
 @pytest.mark.parametrize("path", cases("encode"), ids=lambda p: p.stem)
 def test_encode(path: Path) -> None:
-    case = load(path)
+    case = golden.load(path)
     request = {"model": "google/" + case.get("model", "gemini-2.5-flash"), **case["request"]}
     try:
         call = parse_chat_request(orjson.dumps(request))
         wire = adapter().encode(call, target(case.get("model", "gemini-2.5-flash")),
                                 drop_unsupported=case.get("drop_unsupported", False))
     except GatewayError as exc:
-        check_outcome(path, case, "error", error_dict(exc))
+        golden.check_outcome(path, case, "error", golden.error_dict(exc))
         return
     actual = {"url": wire.url, "headers": dict(wire.headers), "body": orjson.loads(wire.body)}
-    check_outcome(path, case, "wire", actual)
+    golden.check_outcome(path, case, "wire", actual)
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in cases("encode") if "wire" in load(p)], ids=lambda p: p.stem
+    "path", [p for p in cases("encode") if "wire" in golden.load(p)], ids=lambda p: p.stem
 )
 def test_every_encoded_body_passes_the_fake_geminis_checks(path: Path) -> None:
     """The fake refuses what Gemini refuses (unknown fields, lower-case schema types, both
     thinking budget and level, unsigned Gemini 3 calls …): no golden wire body may trip it."""
-    case = load(path)
+    case = golden.load(path)
     model = case.get("model", "gemini-2.5-flash").rpartition("/")[2]
     check_request(camel(case["wire"]["body"]), model)
 
 
 @pytest.mark.parametrize("path", cases("decode"), ids=lambda p: p.stem)
 def test_decode(path: Path) -> None:
-    case = load(path)
+    case = golden.load(path)
     model = case.get("model", "gemini-2.5-flash")
     try:
         completion = adapter().decode(orjson.dumps(case["response"]), target(model))
     except GatewayError as exc:
-        check_outcome(path, case, "error", error_dict(exc))
+        golden.check_outcome(path, case, "error", golden.error_dict(exc))
         return
-    check_outcome(path, case, "completion", completion)
+    golden.check_outcome(path, case, "completion", completion)
 
 
 @pytest.mark.parametrize("path", cases("stream"), ids=lambda p: p.stem)
 def test_stream(path: Path) -> None:
-    case = load(path)
+    case = golden.load(path)
     chunks, error = run_stream(case)
     if error is not None:
-        check_outcome(path, case, "error", {"after_chunks": len(chunks), **error_dict(error)})
+        golden.check_outcome(path, case, "error",
+                             {"after_chunks": len(chunks), **golden.error_dict(error)})
         return
-    check_outcome(path, case, "chunks", chunks)
+    golden.check_outcome(path, case, "chunks", chunks)
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in cases("stream") if "parity" in load(p)], ids=lambda p: p.stem
+    "path", [p for p in cases("stream") if "parity" in golden.load(p)], ids=lambda p: p.stem
 )
 def test_stream_adds_up_to_the_plain_answer(path: Path) -> None:
     """Parity: the accumulated stream is the completion of the same answer unstreamed."""
-    case = load(path)
+    case = golden.load(path)
     chunks, error = run_stream(case)
     assert error is None
-    plain = load(GOLDEN / "decode" / f"{case['parity']}.json")
+    plain = golden.load(GOLDEN / "decode" / f"{case['parity']}.json")
     model = case.get("model", "gemini-2.5-flash")
     assert plain.get("model", "gemini-2.5-flash") == model
     expected = adapter().decode(orjson.dumps(plain["response"]), target(model))
-    result = accumulate(chunks)
+    result = golden.accumulate(chunks)
     assert result.pop("system_fingerprint") is None  # Gemini has none; the accumulator asks
     assert result == expected
 
 
 @pytest.mark.parametrize("path", cases("errors"), ids=lambda p: p.stem)
 def test_error(path: Path) -> None:
-    case = load(path)
-    raw = body_bytes(case["body"])
+    case = golden.load(path)
+    raw = golden.body_bytes(case["body"])
     exc = adapter().map_error(case["status"], case.get("headers", {}), raw, target())
-    check_outcome(path, case, "error", {**error_dict(exc), "upstream_status": exc.upstream_status})
+    golden.check_outcome(path, case, "error",
+                         {**golden.error_dict(exc), "upstream_status": exc.upstream_status})
 
 
 def test_every_stream_case_with_parity_names_a_decode_case() -> None:
     for path in cases("stream"):
-        name = load(path).get("parity")
+        name = golden.load(path).get("parity")
         if name is not None:
             assert (GOLDEN / "decode" / f"{name}.json").exists(), path.name
