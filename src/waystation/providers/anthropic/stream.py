@@ -23,6 +23,7 @@ from waystation.providers.anthropic.errors import map_stream_error
 from waystation.providers.anthropic.response import finish_reason, map_usage
 from waystation.providers.anthropic.tools import JSON_TOOL
 from waystation.providers.base import Chunk, Target
+from waystation.providers.chunks import chunk_head, delta_chunk, usage_chunk
 from waystation.transport.sse import SSEEvent
 
 
@@ -52,14 +53,11 @@ class AnthropicStreamDecoder:
         self._finished = False
 
     # -- chunk building ----------------------------------------------------------------
+    def _head(self) -> Chunk:
+        return chunk_head(self._id, self._created, self._target.public_model)
+
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> Chunk:
-        return {
-            "id": self._id,
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._target.public_model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
+        return delta_chunk(self._head(), delta, finish)
 
     # -- events ------------------------------------------------------------------------
     def feed(self, event: SSEEvent) -> list[Chunk]:
@@ -175,15 +173,7 @@ class AnthropicStreamDecoder:
             return []
         self._finished = True
         reason = finish_reason(self._stop_reason, json_answer=self._json_answer)
-        usage_chunk: Chunk = {
-            "id": self._id,
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._target.public_model,
-            "choices": [],
-            "usage": map_usage(self._usage),
-        }
-        return [self._chunk({}, reason), usage_chunk]
+        return [self._chunk({}, reason), usage_chunk(self._head(), map_usage(self._usage))]
 
     def close(self) -> list[Chunk]:
         if self._finished:

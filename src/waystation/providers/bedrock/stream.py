@@ -19,6 +19,7 @@ from waystation.providers.bedrock import response
 from waystation.providers.bedrock.errors import map_stream_exception
 from waystation.providers.bedrock.eventstream import Frame
 from waystation.providers.bedrock.params import JSON_TOOL
+from waystation.providers.chunks import chunk_head, delta_chunk, usage_chunk
 
 JSON_BLOCK = -1  # marks the block that carries structured output
 
@@ -124,16 +125,14 @@ class BedrockStreamDecoder:
         usage = response.usage(data.get("usage"))
         if usage is None:
             return []
-        return [{**self._head(), "choices": [], "usage": usage}]
+        return [usage_chunk(self._head(), usage)]
 
     # -- shapes ---------------------------------------------------------------------------
-    def _head(self) -> dict[str, Any]:
-        return {"id": self._id, "object": "chat.completion.chunk", "created": self._created,
-                "model": self._target.public_model}
+    def _head(self) -> Chunk:
+        return chunk_head(self._id, self._created, self._target.public_model)
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> Chunk:
-        return {**self._head(),
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return delta_chunk(self._head(), delta, finish)
 
     def _load(self, payload: bytes) -> dict[str, Any]:
         if not payload:

@@ -17,6 +17,7 @@ from typing import Any
 from waystation.errors import UpstreamBadResponse, UpstreamConnectionError
 from waystation.providers import wire_json
 from waystation.providers.base import Chunk, Target
+from waystation.providers.chunks import chunk_head, delta_chunk, usage_chunk
 from waystation.providers.cohere import response
 from waystation.transport.sse import SSEEvent
 
@@ -99,17 +100,15 @@ class CohereStreamDecoder:
         out = [self._chunk({}, reason)]
         usage = response.usage(delta.get("usage"))
         if usage is not None:
-            out.append({**self._head(), "choices": [], "usage": usage})
+            out.append(usage_chunk(self._head(), usage))
         return out
 
     # -- shapes ---------------------------------------------------------------------------
-    def _head(self) -> dict[str, Any]:
-        return {"id": self._id, "object": "chat.completion.chunk", "created": self._created,
-                "model": self._target.public_model}
+    def _head(self) -> Chunk:
+        return chunk_head(self._id, self._created, self._target.public_model)
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> Chunk:
-        return {**self._head(),
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return delta_chunk(self._head(), delta, finish)
 
     def _load(self, raw: str) -> dict[str, Any]:
         return wire_json.json_object(raw, self._target.provider_name, "sent a stream event")

@@ -16,6 +16,7 @@ import orjson
 
 from waystation.errors import UpstreamBadResponse, UpstreamConnectionError
 from waystation.providers.base import Chunk, Target
+from waystation.providers.chunks import chunk_head, usage_chunk
 from waystation.providers.gemini.errors import stream_error
 from waystation.providers.gemini.response import (
     ChoiceState,
@@ -81,7 +82,7 @@ class GeminiStreamDecoder:
         counted = usage(self._usage)
         if counted is None:
             return []
-        return [{**self._head(), "choices": [], "usage": counted}]
+        return [usage_chunk(self._head(), counted)]
 
     def _candidate(self, cand: dict[str, Any], pos: int) -> list[Chunk]:
         index = int(cand.get("index", pos))
@@ -120,13 +121,8 @@ class GeminiStreamDecoder:
             choice["logprobs"] = lp
         return {**self._head(), "choices": [choice]}
 
-    def _head(self) -> dict[str, Any]:
-        return {
-            "id": self._id or self._fallback_id,
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._target.public_model,
-        }
+    def _head(self) -> Chunk:
+        return chunk_head(self._id or self._fallback_id, self._created, self._target.public_model)
 
     def _load(self, text: str) -> dict[str, Any]:
         try:
