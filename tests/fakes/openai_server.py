@@ -81,11 +81,7 @@ class FakeOpenAI(FakeServer):
         body = orjson.loads(await request.read())
         self._record(request, body)
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return web.json_response(
-                {"error": {"message": "Incorrect API key provided", "type":
-                           "invalid_request_error", "param": None, "code": "invalid_api_key"}},
-                status=401,
-            )
+            return _wrong_key()
         failed = await self._answer_fault(request, self._take_fault(body.get("model", "")))
         if failed is not None:
             return failed
@@ -108,11 +104,7 @@ class FakeOpenAI(FakeServer):
         body = orjson.loads(raw)
         self._record(request, body)
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            return web.json_response(
-                {"error": {"message": "Incorrect API key provided", "type":
-                           "invalid_request_error", "param": None, "code": "invalid_api_key"}},
-                status=401,
-            )
+            return _wrong_key()
         fault = self._take_fault(body.get("model", ""))
         failed = await self._answer_fault(request, fault)
         if failed is not None:
@@ -232,3 +224,11 @@ class FakeOpenAI(FakeServer):
             self.cancelled_streams += 1
             raise
         return resp
+
+
+def _wrong_key() -> web.Response:
+    return web.json_response(
+        {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
+                   "param": None, "code": "invalid_api_key"}},
+        status=401,
+    )
