@@ -1,0 +1,1 @@
+"""Knowledge bases: ingestion, storage, hybrid search, reranking and retrieval in chat."""
