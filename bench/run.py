@@ -712,6 +712,8 @@ def run_profile(
             str(args.profile_rate), "--nonblocking", "--threads"]
     if args.profile_native:
         base.append("--native")
+    if args.profile_gil:
+        base.append("--gil")
     cpu0 = cpu_seconds(target.server.pid)
     subprocess.run([*base, "-f", "raw", "-o", str(raw_path)], check=True,
                    capture_output=True, timeout=seconds + 60)
@@ -773,6 +775,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile-seconds", type=int, default=20)
     p.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
     p.add_argument("--profile-native", action="store_true", help="py-spy --native")
+    p.add_argument("--profile-gil", action="store_true",
+                   help="py-spy --gil: only samples of the thread holding the GIL")
     p.add_argument("--profile-top", type=int, default=25, help="rows per profile table")
     p.add_argument("--py-spy", default=None, help="path of the py-spy binary")
     p.add_argument("--max-minutes", type=float, default=40,
