@@ -204,10 +204,10 @@ def _with_latest() -> Select[Any]:
 
 
 async def _one(conn: AsyncConnection, prompt_id: str, *, lock: bool = False) -> StoredPrompt:
-    stmt = _with_latest().where(prompts.c.id == prompt_id)
-    if lock:
-        stmt = stmt.with_for_update(of=prompts)
-    row = (await conn.execute(stmt)).first()
+    if lock:  # the row alone: PostgreSQL re-checks a locked join against stale version rows
+        await conn.execute(select(prompts.c.id).where(prompts.c.id == prompt_id)
+                           .with_for_update())
+    row = (await conn.execute(_with_latest().where(prompts.c.id == prompt_id))).first()
     if row is None:
         raise NotFound(f"No prompt with id {prompt_id!r}.", code="prompt_not_found")
     return _prompt(row)
