@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -185,11 +186,34 @@ def _m4_prompts(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _m5_files(conn: Connection) -> None:
+    md = MetaData()
+    files = Table(
+        "files", md,
+        Column("id", String(64), primary_key=True),
+        Column("file_name", Text, nullable=False),
+        Column("purpose", String(64), nullable=False),
+        Column("content_type", String(255)),
+        Column("bytes", BigInteger, nullable=False),
+        Column("sha256", String(64), nullable=False),
+        Column("created", Double, nullable=False),
+    )
+    Index("ix_files_purpose", files.c.purpose, files.c.id)
+    Table(
+        "file_contents", md,
+        Column("file_id", String(64), ForeignKey("files.id", ondelete="CASCADE"),
+               primary_key=True),
+        Column("data", LargeBinary, nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "api keys", _m1_api_keys),
     Migration(2, "contacts and their tags", _m2_contacts),
     Migration(3, "traces, their bodies and metadata; threads", _m3_traces_and_threads),
     Migration(4, "prompts and their versions", _m4_prompts),
+    Migration(5, "uploaded files and their contents", _m5_files),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -157,7 +158,28 @@ prompt_versions = Table(
 Index("ix_prompt_versions_number", prompt_versions.c.prompt_id, prompt_versions.c.number,
       unique=True)
 
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("purpose", String(64), nullable=False),  # canonical: FILE_PURPOSE_…
+    Column("content_type", String(255)),
+    Column("bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created", Double, nullable=False),
+)
+Index("ix_files_purpose", files.c.purpose, files.c.id)
+
+file_contents = Table(
+    "file_contents",
+    metadata,
+    Column("file_id", String(64), ForeignKey("files.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+)
+
 ALL_TABLES = (
-    "prompt_versions", "prompts", "trace_metadata", "trace_bodies", "traces", "threads",
+    "file_contents", "files", "prompt_versions", "prompts", "trace_metadata", "trace_bodies", "traces", "threads",
     "contact_tags", "contacts", "api_keys", "schema_version",
 )
