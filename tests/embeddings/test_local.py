@@ -192,3 +192,19 @@ def test_orq_sdk_reranks_with_minilm_through_the_gateway(local_gw: RunningGatewa
     emb = client.router.embeddings.create(model="local/all-minilm-l6-v2", input="hello",
                                           encoding_format="float")
     assert emb.data is not None and len(emb.data[0].embedding) == 384
+
+
+@WORDLLAMA
+def test_wordllama_vectors_are_the_librarys_own() -> None:
+    """The model pools over its single tokenization; it must give what the library's own
+    `embed` gives, or a change in WordLlama would go unnoticed."""
+    import numpy as np
+    import wordllama
+    from wordllama import WordLlama
+
+    library = WordLlama.load(config="l2_supercat", dim=256, disable_download=True,
+                             cache_dir=Path(wordllama.__file__).parent)
+    texts = [CAT, "x", "a much longer text " * 40] * 30  # more than one padded chunk
+    ours, tokens = MODELS["wordllama"].load().embed(texts, 256)
+    assert np.allclose(np.array(ours), library.embed(texts, norm=True), atol=1e-6)
+    assert tokens == sum(sum(e.attention_mask) for e in library.tokenize(texts))
