@@ -4,6 +4,7 @@ clients, in front of fake providers over HTTP on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -205,3 +206,29 @@ def test_a_missing_key_names_the_variable(gw: RunningGateway) -> None:
 def test_routes_are_in_the_openapi_document(gw: RunningGateway) -> None:
     paths = httpx.get(f"{gw.url}/openapi.json").json()["paths"]
     assert {"/v2/router/embeddings", "/v1/embeddings", "/v2/router/rerank"} <= set(paths)
+
+
+def traces_once_written(gw: RunningGateway, count: int) -> list[dict[str, Any]]:
+    """The writer stores traces in the background: wait (bounded) until `count` are there."""
+    deadline = time.monotonic() + 30
+    while True:
+        found = httpx.get(f"{gw.url}/v2/traces", params={"limit": 100}, timeout=30,
+                          headers={"Authorization": f"Bearer {gw.key}"}).json()["data"]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_embeddings_and_reranks_leave_traces_without_vectors(gw: RunningGateway) -> None:
+    embedded = post(gw, "/v2/router/embeddings", {"model": "openai/text-embedding-3-small",
+                                                  "input": ["a", "b"], "name": "ingest"})
+    ranked = post(gw, "/v2/router/rerank", {"model": "cohere/rerank-v3.5", "query": "q",
+                                            "documents": ["q", "r"]})
+    assert embedded.status_code == ranked.status_code == 200
+    found = {t["request_id"]: t for t in traces_once_written(gw, 2)}
+    trace = httpx.get(f"{gw.url}/v2/traces/{embedded.headers['x-request-id']}", timeout=30,
+                      headers={"Authorization": f"Bearer {gw.key}"}).json()
+    assert trace["name"] == "ingest" and trace["model"] == "openai/text-embedding-3-small"
+    assert trace["usage"]["prompt_tokens"] == 2
+    assert trace["response"] == {"object": "list", "vectors": 2, "dimensions": 8}
+    assert ranked.headers["x-request-id"] in found
