@@ -12,6 +12,7 @@ import sys
 import typer
 
 from waystation.cli.db import db_app, open_database
+from waystation.cli.kb import kb_app
 from waystation.cli.prompts import prompts_app
 from waystation.config.settings import ConfigError, Settings, load_settings
 from waystation.store.keys import KeyRecord, KeyStore
@@ -20,6 +21,7 @@ app = typer.Typer(help="Waystation, a self-hosted AI gateway.", no_args_is_help=
 keys_app = typer.Typer(help="Create, list and revoke the API keys callers use.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+app.add_typer(kb_app, name="kb")
 app.add_typer(prompts_app, name="prompts")
 
 log = logging.getLogger("waystation.cli")

@@ -16,6 +16,7 @@ from waystation.cache import build_cache
 from waystation.clock import Clock
 from waystation.config.settings import Settings
 from waystation.errors import GatewayError
+from waystation.knowledge.ingest import BackgroundIngestor
 from waystation.observe.metrics import GatewayMetrics
 from waystation.observe.otel import build_exporter
 from waystation.observe.pricing import PriceTable
@@ -35,6 +36,7 @@ from waystation.server.openapi import openapi_document
 from waystation.server.routes import register_management_routes
 from waystation.server.routing import Route, RouteTable
 from waystation.store import Store
+from waystation.store.files import FileStore
 from waystation.store.database import database_url
 from waystation.store.keys import KeyStore
 
@@ -97,6 +99,9 @@ class Gateway:
                               summary="Readiness: 200 once the gateway serves", tag="operations"))
         self.router.add(Route("GET", "/openapi.json", self._openapi, auth=False,
                               summary="This document", tag="operations"))
+        self.files = FileStore(self.store.db)
+        # files → chunks in the background; the engine (`self.knowledge`) is looked up per job
+        self.ingestor = BackgroundIngestor(lambda: getattr(self, "knowledge", None), self.files)
         register_management_routes(self)
         self.embeddings = self.reranker = register_embedding_routes(self)
         self._openapi_body: bytes | None = None
@@ -121,6 +126,7 @@ class Gateway:
     async def startup(self) -> None:
         await self.store.db.start()  # migrations; an unreachable database does not stop serving
         self.writer.start()
+        self.ingestor.start()
         await self.executor.start()
         await self.auth.start()
         await self.health.start()
@@ -133,6 +139,7 @@ class Gateway:
         await self.auth.close()
         await self.executor.close()
         await self.writer.close(self.settings.trace_flush_seconds)
+        await self.ingestor.close()
         await self.store.db.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
