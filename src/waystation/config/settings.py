@@ -65,6 +65,7 @@ class Settings:
     cache_max_entries: int = 10_000  # bounds of the in-process response cache
     cache_max_bytes: int = 256 * 1024 * 1024
     prompt_cache_seconds: float = 5.0  # how long a stored prompt's version is reused unasked
+    knowledge_database_url: str | None = None  # Postgres+pgvector for knowledge bases; else SQLite
 
     @property
     def db_path(self) -> Path:
@@ -208,4 +209,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cache_max_entries=cache_max_entries,
         cache_max_bytes=cache_max_bytes,
         prompt_cache_seconds=float(env.get("WAYSTATION_PROMPT_CACHE_SECONDS") or 5),
+        knowledge_database_url=env.get("WAYSTATION_KNOWLEDGE_DATABASE_URL") or None,
     )

@@ -9,6 +9,7 @@ dimension and any other length is a 400.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from waystation.providers.executor import Executor
     from waystation.routing.runner import Runner
 
+log = logging.getLogger("waystation.knowledge")
 EMBED_BATCH = 128
 DEFAULT_SETTINGS: dict[str, Any] = {"retrieval_type": "hybrid_search", "top_k": 5,
                                     "threshold": 0.0, "rerank_config": None,
@@ -65,7 +67,12 @@ class KnowledgeEngine:
         self.clock = clock
 
     async def start(self) -> None:
-        await self.backend.start()
+        """Open the store; a failure is logged and retried on first use, never fatal to
+        serving chat."""
+        try:
+            await self.backend.start()
+        except Exception as error:
+            log.error("knowledge store (%s) is not available: %s", self.backend.name, error)
 
     async def close(self) -> None:
         await self.backend.close()

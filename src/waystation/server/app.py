@@ -16,7 +16,9 @@ from waystation.cache import build_cache
 from waystation.clock import Clock
 from waystation.config.settings import Settings
 from waystation.errors import GatewayError
+from waystation.knowledge.engine import KnowledgeEngine
 from waystation.knowledge.ingest import BackgroundIngestor
+from waystation.knowledge.storage import build_backend
 from waystation.observe.metrics import GatewayMetrics
 from waystation.observe.otel import build_exporter
 from waystation.observe.pricing import PriceTable
@@ -36,8 +38,8 @@ from waystation.server.openapi import openapi_document
 from waystation.server.routes import register_management_routes
 from waystation.server.routing import Route, RouteTable
 from waystation.store import Store
-from waystation.store.files import FileStore
 from waystation.store.database import database_url
+from waystation.store.files import FileStore
 from waystation.store.keys import KeyStore
 
 access_log = logging.getLogger("waystation.access")
@@ -100,6 +102,8 @@ class Gateway:
         self.router.add(Route("GET", "/openapi.json", self._openapi, auth=False,
                               summary="This document", tag="operations"))
         self.files = FileStore(self.store.db)
+        self.knowledge = KnowledgeEngine(
+            build_backend(settings.knowledge_database_url, settings.home), self, self.clock)
         # files → chunks in the background; the engine (`self.knowledge`) is looked up per job
         self.ingestor = BackgroundIngestor(lambda: getattr(self, "knowledge", None), self.files)
         register_management_routes(self)
@@ -126,6 +130,7 @@ class Gateway:
     async def startup(self) -> None:
         await self.store.db.start()  # migrations; an unreachable database does not stop serving
         self.writer.start()
+        await self.knowledge.start()
         self.ingestor.start()
         await self.executor.start()
         await self.auth.start()
@@ -140,6 +145,7 @@ class Gateway:
         await self.executor.close()
         await self.writer.close(self.settings.trace_flush_seconds)
         await self.ingestor.close()
+        await self.knowledge.close()
         await self.store.db.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -11,7 +11,15 @@ if TYPE_CHECKING:
 
 def register_management_routes(app: Gateway) -> None:
     """Add every management route to `app.router` (the app's `store` and `metrics` serve them)."""
-    from waystation.server.routes import contacts, files, prompts, threads, traces, usage
+    from waystation.server.routes import (
+        contacts,
+        files,
+        knowledge,
+        prompts,
+        threads,
+        traces,
+        usage,
+    )
 
-    for area in (contacts, traces, threads, usage, prompts, files):
+    for area in (contacts, traces, threads, usage, prompts, files, knowledge):
         area.register(app)
