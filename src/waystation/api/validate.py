@@ -43,7 +43,6 @@ GATEWAY_FIELDS = frozenset(
 NOT_BUILT: dict[str, str] = {
     "guardrails": "guardrails",
     "plugins": "plugins",
-    "orq.knowledge_bases": "knowledge-base retrieval",
 }
 
 # Integer fields the SDK may send as int-valued floats; forwarded as ints.
@@ -149,6 +148,8 @@ def _to_call(req: ChatCompletionRequest, data: dict[str, Any]) -> ChatCall:
         thread=orq.thread.model_dump(exclude_none=True) if orq and orq.thread else None,
         prompt_id=orq.prompt.id if orq and orq.prompt else None,
         cache_ttl=requested_ttl(data),
+        knowledge=[q.model_dump(exclude_unset=True) for q in orq.knowledge_bases]
+        if orq and orq.knowledge_bases else [],
     )
 
 

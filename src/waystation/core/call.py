@@ -30,6 +30,7 @@ class ChatCall:
     thread: dict[str, Any] | None = None  # orq.thread {id, tags}
     prompt_id: str | None = None  # orq.prompt.id: a stored prompt's latest version runs first
     cache_ttl: float | None = None  # seconds; None: the request did not ask for the cache
+    knowledge: list[dict[str, Any]] = field(default_factory=list)  # orq.knowledge_bases, as sent
     extra: dict[str, Any] = field(default_factory=dict)
 
     def model_set(self) -> list[str]:

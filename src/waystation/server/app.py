@@ -18,6 +18,7 @@ from waystation.config.settings import Settings
 from waystation.errors import GatewayError
 from waystation.knowledge.engine import KnowledgeEngine
 from waystation.knowledge.ingest import BackgroundIngestor
+from waystation.knowledge.retrieve import ChatRetrieval
 from waystation.knowledge.storage import build_backend
 from waystation.observe.metrics import GatewayMetrics
 from waystation.observe.otel import build_exporter
@@ -83,9 +84,12 @@ class Gateway:
         self.health = build_health(settings, self.clock)
         self.runner = Runner(settings, self.registry, self.executor, self.clock, self.health)
         self.cache = build_cache(settings, clock=self.clock)
+        self.knowledge = KnowledgeEngine(
+            build_backend(settings.knowledge_database_url, settings.home), self, self.clock)
         self.chat = chat = ChatHandler(
             settings, self.runner, self.clock, NullRecorder(), self.cache,
             PromptResolver(self.store.prompts, self.clock, settings.prompt_cache_seconds),
+            knowledge=ChatRetrieval(self.knowledge),
         )
         self.recorder = self.writer
         models = ModelsHandler(self.registry, self.clock)
@@ -102,8 +106,6 @@ class Gateway:
         self.router.add(Route("GET", "/openapi.json", self._openapi, auth=False,
                               summary="This document", tag="operations"))
         self.files = FileStore(self.store.db)
-        self.knowledge = KnowledgeEngine(
-            build_backend(settings.knowledge_database_url, settings.home), self, self.clock)
         # files → chunks in the background; the engine (`self.knowledge`) is looked up per job
         self.ingestor = BackgroundIngestor(lambda: getattr(self, "knowledge", None), self.files)
         register_management_routes(self)

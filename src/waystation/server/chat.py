@@ -22,7 +22,7 @@ from waystation.observe.trace import Recorder, Trace
 from waystation.prompts.stored import PromptResolver
 from waystation.routing.runner import LiveStream, Runner
 from waystation.server.http import Request
-from waystation.server.prepare import Preparer, seal
+from waystation.server.prepare import Preparer, Retrieval, seal
 from waystation.transport.sse import DONE, frame
 
 log = logging.getLogger("waystation.chat")
@@ -45,13 +45,14 @@ class ChatHandler:
         recorder: Recorder,
         cache: CoalescingCache,
         prompts: PromptResolver | None = None,
+        knowledge: Retrieval | None = None,
     ) -> None:
         self._settings = settings
         self._runner = runner
         self._clock = clock
         self._cache = cache
         self.recorder = recorder
-        self._preparer = Preparer(prompts)
+        self._preparer = Preparer(prompts, knowledge)
 
     async def __call__(self, req: Request) -> None:
         started = self._clock.monotonic()

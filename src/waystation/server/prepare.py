@@ -4,15 +4,22 @@ final messages."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from waystation.core.call import ChatCall
+from waystation.errors import UnsupportedFeature
 from waystation.observe.trace import Trace
 from waystation.prompts.stored import PromptResolver, apply_prompt
 from waystation.prompts.variables import mask, substitute_messages
 
+Retrieval = Callable[[ChatCall, Trace], Awaitable[None]]  # knowledge.retrieve.ChatRetrieval
+
 
 class Preparer:
-    def __init__(self, prompts: PromptResolver | None = None) -> None:
+    def __init__(self, prompts: PromptResolver | None = None,
+                 knowledge: Retrieval | None = None) -> None:
         self._prompts = prompts
+        self._knowledge = knowledge
 
     async def prepare(self, call: ChatCall, trace: Trace) -> None:
         if call.prompt_id is not None:
@@ -21,6 +28,11 @@ class Preparer:
         result = substitute_messages(call.body["messages"], variables)
         if variables or result.missing:
             trace.extra["variables"] = result.report(variables)
+        if call.knowledge:
+            if self._knowledge is None:
+                raise UnsupportedFeature("This gateway has no knowledge engine.",
+                                         param="orq.knowledge_bases")
+            await self._knowledge(call, trace)
         trace.request = call.body
 
 
