@@ -221,9 +221,12 @@ def traces_once_written(gw: RunningGateway, count: int) -> list[dict[str, Any]]:
 
 def test_embeddings_and_reranks_leave_traces_without_vectors(gw: RunningGateway) -> None:
     embedded = post(gw, "/v2/router/embeddings", {"model": "openai/text-embedding-3-small",
-                                                  "input": ["a", "b"], "name": "ingest"})
-    ranked = post(gw, "/v2/router/rerank", {"model": "cohere/rerank-v3.5", "query": "q",
-                                            "documents": ["q", "r"]})
+                                                  "input": ["a", "b"], "name": "ingest",
+                                                  "orq": {"identity": {"id": "user-3"}}})
+    ranked = httpx.post(f"{gw.url}/v2/router/rerank", timeout=30,
+                        json={"model": "cohere/rerank-v3.5", "query": "q", "documents": ["q"]},
+                        headers={"Authorization": f"Bearer {gw.key}",
+                                 "X-ORQ-IDENTITY-ID": "user-4"})
     assert embedded.status_code == ranked.status_code == 200
     found = {t["request_id"]: t for t in traces_once_written(gw, 2)}
     trace = httpx.get(f"{gw.url}/v2/traces/{embedded.headers['x-request-id']}", timeout=30,
@@ -231,4 +234,5 @@ def test_embeddings_and_reranks_leave_traces_without_vectors(gw: RunningGateway)
     assert trace["name"] == "ingest" and trace["model"] == "openai/text-embedding-3-small"
     assert trace["usage"]["prompt_tokens"] == 2
     assert trace["response"] == {"object": "list", "vectors": 2, "dimensions": 8}
-    assert ranked.headers["x-request-id"] in found
+    assert trace["contact_id"] == "user-3"
+    assert found[ranked.headers["x-request-id"]]["contact_id"] == "user-4"

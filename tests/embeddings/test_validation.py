@@ -51,6 +51,14 @@ def test_sdk_floats_and_orq_fields_validate() -> None:
     assert call.routing.call_timeout == 1.5 and call.cache_ttl == 3600 and call.name == "n"
 
 
+def test_the_identity_is_kept_for_the_trace() -> None:
+    call = embed(model="openai/m", input="x", orq={"contact": {"id": "old"},
+                                                   "identity": {"id": "u-9", "tags": ["a"]}})
+    assert call.contact == {"id": "u-9", "tags": ["a"]}
+    assert rerank(model="cohere/r", query="q", documents=["d"],
+                  orq={"contact": {"id": "c-1"}}).contact == {"id": "c-1"}
+
+
 def test_top_level_routing_wins_over_orq() -> None:
     call = embed(model="openai/m", input="x", retry={"count": 1},
                  orq={"retry": {"count": 4}, "name": "inner"}, name="outer")
@@ -74,8 +82,8 @@ def test_load_balancer_replaces_the_model() -> None:
     ({"model": "openai/m", "input": "x", "metadata": {}}, "metadata", "Unrecognized"),
     ({"model": "openai/m", "input": "x", "retry": {"count": 9}}, "retry.count", ""),
     ({"model": "openai/m", "input": "x", "fallback_on_codes": [200]}, "fallback_on_codes[0]", ""),
-    ({"model": "openai/m", "input": "x", "orq": {"identity": {"id": "u"}}}, "orq.identity",
-     "not supported"),
+    ({"model": "openai/m", "input": "x", "orq": {"identity": {}}}, "orq.identity.id",
+     "Missing"),
     ({"model": "openai/m", "input": "x", "orq": {"thread": {"id": "t"}}}, "orq.thread",
      "Unrecognized"),
 ])

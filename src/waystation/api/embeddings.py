@@ -2,10 +2,11 @@
 `POST /v2/router/rerank`), and raw bytes → a validated call or a 400 naming the field.
 
 The orq features these endpoints take are the routing ones (retry, fallbacks,
-fallback_on_codes, timeout, load_balancer), the exact-match cache and a trace name; each may be
+fallback_on_codes, timeout, load_balancer), the exact-match cache, a trace name and the
+identity (`orq.identity`, or the older `orq.contact`) the trace is attributed to; each may be
 given at the top level or inside `orq` (the top level wins). The others the SDK can send —
-identities and contacts, plugins, a rerank `filename` — are refused with a 400 naming them:
-an accepted field must do what it says. `input_type` is this gateway's extension: what the
+plugins, a rerank `filename` — are refused with a 400 naming them: an accepted field must do
+what it says. `input_type` is this gateway's extension: what the
 texts are embedded for, told to the providers whose models embed queries and documents
 differently.
 """
@@ -134,8 +135,6 @@ class RerankList(BaseModel):
 
 # Fields the SDK may send that this gateway does not build; each is refused, naming it.
 NOT_BUILT = {
-    "orq.contact": "contacts",
-    "orq.identity": "identities",
     "plugins": "plugins",
     "filename": "file names",
 }
@@ -162,6 +161,7 @@ def parse_embedding_request(raw: bytes) -> EmbedCall:
         routing=_routing(req),
         cache_ttl=requested_ttl(data),
         name=_pick(req, "name"),
+        contact=_contact(req),
     )
 
 
@@ -181,6 +181,7 @@ def parse_rerank_request(raw: bytes) -> RerankCall:
         routing=_routing(req),
         cache_ttl=requested_ttl(data),
         name=_pick(req, "name"),
+        contact=_contact(req),
     )
 
 
@@ -216,6 +217,14 @@ def _refuse_unbuilt(data: dict[str, Any]) -> None:
                 "endpoints; remove the field.",
                 param=path,
             )
+
+
+def _contact(req: EmbeddingRequest | RerankRequest) -> dict[str, Any] | None:
+    """`orq.identity` is the newer name of `orq.contact`; the newer one wins."""
+    if req.orq is None:
+        return None
+    person = req.orq.identity or req.orq.contact
+    return person.model_dump(exclude_none=True) if person is not None else None
 
 
 def _model(req: EmbeddingRequest | RerankRequest) -> str:

@@ -4,6 +4,7 @@ the gateway (knowledge bases), and read by the provider adapters and the attempt
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from waystation.routing.options import RoutingOptions
 
@@ -29,6 +30,7 @@ class EmbedCall:
     routing: RoutingOptions = field(default_factory=RoutingOptions)
     cache_ttl: float | None = None
     name: str | None = None
+    contact: dict[str, Any] | None = None  # `orq.identity` (or `orq.contact`), for the trace
 
     @property
     def has_token_arrays(self) -> bool:
@@ -45,3 +47,4 @@ class RerankCall:
     routing: RoutingOptions = field(default_factory=RoutingOptions)
     cache_ttl: float | None = None
     name: str | None = None
+    contact: dict[str, Any] | None = None

@@ -121,8 +121,7 @@ class EmbeddingsHandler(_Handler):
 
     async def _handle(self, raw: bytes, req: Request, trace: Trace) -> tuple[bytes, Headers]:
         call = parse_embedding_request(raw)
-        req.log["model"] = trace.requested_model = call.model
-        trace.name = call.name
+        describe(trace, req, call)
         trace.request = {"model": call.model, "inputs": len(call.inputs),
                          "dimensions": call.dimensions, "input_type": call.input_type}
 
@@ -144,8 +143,7 @@ class RerankHandler(_Handler):
 
     async def _handle(self, raw: bytes, req: Request, trace: Trace) -> tuple[bytes, Headers]:
         call = parse_rerank_request(raw)
-        req.log["model"] = trace.requested_model = call.model
-        trace.name = call.name
+        describe(trace, req, call)
         trace.request = {"model": call.model, "query": call.query,
                          "documents": len(call.documents), "top_n": call.top_n}
 
@@ -159,6 +157,18 @@ class RerankHandler(_Handler):
         key_body = {"endpoint": self.endpoint, "query": call.query, "documents": call.documents,
                     "top_n": call.top_n, "return_documents": call.return_documents}
         return await self._cached(req, trace, call.cache_ttl, model_set(call), key_body, compute)
+
+
+def describe(trace: Trace, req: Request, call: EmbedCall | RerankCall) -> None:
+    """Who and what the trace is about: model, name, and the identity (from the body, else
+    the `X-ORQ-IDENTITY-ID` header), as for chat."""
+    req.log["model"] = trace.requested_model = call.model
+    trace.name = call.name
+    trace.contact = call.contact
+    trace.contact_external_id = (
+        call.contact["id"] if call.contact
+        else req.headers.get("x-orq-identity-id") or req.headers.get("x-orq-contact-id")
+    )
 
 
 def model_set(call: EmbedCall | RerankCall) -> list[str]:
