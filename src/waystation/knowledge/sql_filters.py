@@ -1,6 +1,7 @@
 """`filter_by` trees → SQL WHERE fragments for SQLite (JSON1) and PostgreSQL (jsonb).
 
-Values always travel as bound parameters; keys too, except in SQLite's JSON paths, where the
+Values always travel as bound parameters (jsonb ones as Python objects, which the Postgres
+backend's codec encodes); keys too, except in SQLite's JSON paths, where the
 key (already restricted by `filters._KEY` to characters that need no escaping) is quoted.
 Both compilers keep the type-exact semantics of `filters.matches`.
 """
@@ -8,8 +9,6 @@ Both compilers keep the type-exact semantics of `filters.matches`.
 from __future__ import annotations
 
 from typing import Any
-
-import orjson
 
 from waystation.knowledge.filters import Condition, Filter, Group
 
@@ -74,7 +73,7 @@ def postgres_where(f: Filter | None, params: Params, column: str = "c.metadata")
 
 def _postgres_condition(c: Condition, p: Params, column: str) -> str:
     def contains(v: Any) -> str:  # jsonb containment is type-exact and numeric-aware
-        return f"({column} @> {p.add(orjson.dumps({c.key: v}).decode())}::jsonb)"
+        return f"({column} @> {p.add({c.key: v})}::jsonb)"
 
     if c.op == "exists":
         test = f"({column} ? {p.add(c.key)}::text)"
