@@ -103,9 +103,9 @@ def parse_multipart(body: bytes, boundary: bytes) -> Form:
 def _part(head: bytes, content: bytes) -> FormPart:
     message = Message()
     for line in head.decode("utf-8", errors="replace").split("\r\n"):
-        name, sep, value = line.partition(":")
+        header, sep, value = line.partition(":")
         if sep:
-            message[name.strip()] = value.strip()
+            message[header.strip()] = value.strip()
     if not message.get("content-disposition", "").lower().startswith("form-data"):
         raise InvalidRequest("Each multipart part needs Content-Disposition: form-data.")
     name = _param(message, "name")

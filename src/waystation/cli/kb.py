@@ -59,8 +59,7 @@ def _options(chunking: str, max_chars: int, overlap: int, cleanup: list[str]) ->
         raise typer.BadParameter("must be default or advanced", param_hint="--chunking")
     if chunking == "advanced" and not 0 <= overlap < max_chars:
         raise typer.BadParameter("--overlap must be at least 0 and less than --max-chars")
-    kind = "advanced" if chunking == "advanced" else "default"
-    return ChunkingOptions(kind=kind, max_characters=max_chars, overlap=overlap,
+    return ChunkingOptions(kind="advanced" if chunking == "advanced" else "default", max_characters=max_chars, overlap=overlap,
                            cleanup=frozenset(names))
 
 

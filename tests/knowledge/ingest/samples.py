@@ -83,5 +83,5 @@ Toaster,,0
 Blender,54.00,3
 """
 
-TEXT = ("Waystation is a gateway. It routes requests to providers! Does it cache answers? "
-        "Yes, it does.\n\nA second paragraph follows here, with more words in it.\n").encode()
+TEXT = (b"Waystation is a gateway. It routes requests to providers! Does it cache answers? "
+        b"Yes, it does.\n\nA second paragraph follows here, with more words in it.\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 
@@ -54,7 +55,7 @@ def test_overlap_repeats_the_tail_of_the_previous_chunk() -> None:
     plain = chunk_text(SENTENCES, ChunkingOptions("advanced", 100, 0))
     lapped = chunk_text(SENTENCES, ChunkingOptions("advanced", 100, 30))
     assert len(lapped) > len(plain)  # bodies shrink to leave room for the overlap
-    for previous, chunk in zip(lapped, lapped[1:], strict=False):
+    for previous, chunk in itertools.pairwise(lapped):
         tails = [previous[-n:] for n in range(1, 31) if chunk.startswith(previous[-n:] + " ")]
         assert tails, (previous, chunk)  # the chunk opens with the previous one's last words
     # bodies are packed to 100 - 30 - 1 characters, so the first chunk is such a body

@@ -11,13 +11,14 @@ chunk is longer than the limit.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from waystation.knowledge.ports import ChunkingOptions
 
 DEFAULT_MAX_CHARACTERS = 500
 _PARAGRAPH = re.compile(r"\n\s*\n")
-_SENTENCE = re.compile(r"(?<=[.!?…。！？])[\"')\]]*\s+|\n")
+_SENTENCE = re.compile("(?<=[.!?\u2026\u3002\uff01\uff1f])" r"[\"')\]]*\s+|\n")
 _WORD = re.compile(r"\s+")
 
 
@@ -104,7 +105,7 @@ def _overlap(chunks: list[str], size: int, overlap: int) -> list[str]:
     """Prefix each chunk with up to `overlap` characters from the end of the one before (the
     original chunk, not its overlapped form), starting at a word boundary when there is one."""
     out = [chunks[0]]
-    for previous, chunk in zip(chunks, chunks[1:], strict=False):
+    for previous, chunk in itertools.pairwise(chunks):
         tail = previous[-min(overlap, size - len(chunk) - 1):] if size > len(chunk) + 1 else ""
         gap = tail.find(" ")
         if len(previous) > len(tail) and 0 <= gap < len(tail) - 1:

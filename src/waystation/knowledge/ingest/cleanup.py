@@ -21,7 +21,8 @@ _CARD = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
 _PHONE = re.compile(
     r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]\d{2,4}){1,4}(?![\w])"
 )
-_BULLET = re.compile(r"^([ \t]*)(?:[•●○◦▪▫■□‣⁃∙·*+-])[ \t]+", re.MULTILINE)
+_BULLET = re.compile(r"^([ \t]*)(?:[\u2022\u25cf\u25cb\u25e6\u25aa\u25ab\u25a0\u25a1\u2023\u2043"
+                     r"\u2219\u00b7*+-])[ \t]+", re.MULTILINE)
 _NUMBERED = re.compile(r"^([ \t]*)(?:\(?\d{1,3}[.)]|\(?[a-zA-Z][.)]|[ivxIVX]{1,4}[.)])[ \t]+",
                        re.MULTILINE)
 _DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uFE58\uFE63\uFF0D]")
