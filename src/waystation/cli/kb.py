@@ -59,8 +59,8 @@ def _options(chunking: str, max_chars: int, overlap: int, cleanup: list[str]) ->
         raise typer.BadParameter("must be default or advanced", param_hint="--chunking")
     if chunking == "advanced" and not 0 <= overlap < max_chars:
         raise typer.BadParameter("--overlap must be at least 0 and less than --max-chars")
-    return ChunkingOptions(kind="advanced" if chunking == "advanced" else "default", max_characters=max_chars, overlap=overlap,
-                           cleanup=frozenset(names))
+    return ChunkingOptions(kind="advanced" if chunking == "advanced" else "default",
+                           max_characters=max_chars, overlap=overlap, cleanup=frozenset(names))
 
 
 @kb_app.command("ingest")
