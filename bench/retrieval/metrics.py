@@ -26,7 +26,7 @@ def recall_at_k(ranked: Sequence[str], relevant: Collection[str], k: int = 10) -
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0–100) by linear interpolation between closest ranks."""
+    """The q-th percentile (0 to 100) by linear interpolation between closest ranks."""
     if not values:
         raise ValueError("no values")
     ordered = sorted(values)

@@ -25,14 +25,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from dataset import load  # noqa: E402
-from fetch import fetch  # noqa: E402
-from metrics import ndcg_at_k, percentile, recall_at_k  # noqa: E402
+from dataset import load
+from fetch import fetch
+from metrics import ndcg_at_k, percentile, recall_at_k
 
-from waystation.config.settings import load_settings  # noqa: E402
-from waystation.knowledge.ports import NewChunk  # noqa: E402
-from waystation.knowledge.search import Searcher, plan_search  # noqa: E402
-from waystation.server.app import Gateway, create_app  # noqa: E402
+from waystation.config.settings import load_settings
+from waystation.knowledge.ports import NewChunk
+from waystation.knowledge.search import Searcher, plan_search
+from waystation.server.app import Gateway, create_app
 
 MODELS = ("local/wordllama", "local/all-minilm-l6-v2")
 MODES = ("vector_search", "keyword_search", "hybrid_search")
