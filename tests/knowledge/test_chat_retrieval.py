@@ -28,6 +28,14 @@ class Keep:
     def record(self, trace: Trace) -> None:
         self.traces.append(trace)
 
+    def last(self) -> Trace:
+        """The latest trace: recorded just after the answer is sent, so it may lag a moment."""
+        for _ in range(500):
+            if self.traces:
+                return self.traces[-1]
+            time.sleep(0.01)
+        raise AssertionError("no trace was recorded")
+
 
 def sdk(gw: RunningGateway) -> Orq:
     return Orq(api_key=gw.key, server_url=gw.url)
@@ -61,7 +69,7 @@ def test_chunks_go_into_a_new_system_message_citing_their_source(
     assert (f"[1] source: FAQ; chunk: {chunks[0]['_id']}\n{chunks[0]['text']}"
             in sent[0]["content"])
     assert chunks[1]["text"] not in sent[0]["content"]
-    report = keep.traces[-1].extra["retrieval"]["knowledge_bases"][0]
+    report = keep.last().extra["retrieval"]["knowledge_bases"][0]
     assert report["query"] == "How do I reset my password?"
     assert report["injected"] == "system"
     assert [m["id"] for m in report["matches"]] == [chunks[0]["_id"]]
@@ -144,7 +152,7 @@ def test_agentic_rag_calls_the_model_through_the_gateway(
     rewrite, grade, answer = (r.body for r in fake_openai.requests)
     assert rewrite["messages"][1]["content"] == "Can I get my money back?"
     assert "Question: refunds invoices" in grade["messages"][1]["content"]
-    report = keep.traces[-1].extra["retrieval"]["knowledge_bases"][0]
+    report = keep.last().extra["retrieval"]["knowledge_bases"][0]
     assert report["search_query"] == "refunds invoices"
     assert len(report["matches"]) == 1 and len(report["dropped"]) == 1
     by_id = {c["_id"]: c["text"] for c in chunks}
