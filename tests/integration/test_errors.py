@@ -64,8 +64,9 @@ def test_unknown_field_is_400(gateway: RunningGateway) -> None:
 
 def test_feature_not_built_is_400_naming_it(gateway: RunningGateway) -> None:
     err = error_of(post(gateway, {"model": "openai/gpt-4o-mini", "messages": MSG,
-                                  "orq": {"knowledge_bases": [{"knowledge_id": "k"}]}}), 400)
-    assert err["param"] == "orq.knowledge_bases" and err["code"] == "unsupported_feature"
+                                  "guardrails": [{"id": "orq_pii_detection",
+                                                  "execute_on": "input"}]}), 400)
+    assert err["param"] == "guardrails" and err["code"] == "unsupported_feature"
 
 
 def test_invalid_json_is_400(gateway: RunningGateway) -> None:

@@ -96,8 +96,8 @@ def test_unbuilt_orq_features_are_refused_by_the_sdk_path(orq: Orq) -> None:
     with pytest.raises(models.APIErrorResponse) as info:
         orq.router.chat.completions.create(
             model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "x"}],
-            orq={"knowledge_bases": [{"knowledge_id": "kb1"}]})
-    assert info.value.data.error.param == "orq.knowledge_bases"
+            guardrails=[{"id": "orq_pii_detection", "execute_on": "input"}])
+    assert info.value.data.error.param == "guardrails"
 
 
 SCRIPT_41 = textwrap.dedent(

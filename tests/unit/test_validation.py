@@ -237,7 +237,6 @@ def test_reasoning_effort_enum() -> None:
 @pytest.mark.parametrize(
     ("fields", "param"),
     [
-        ({"orq": {"knowledge_bases": [{"knowledge_id": "kb"}]}}, "orq.knowledge_bases"),
         ({"guardrails": [{"id": "orq_pii_detection", "execute_on": "input"}]}, "guardrails"),
     ],
 )
