@@ -828,6 +828,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.check_only or args.profile) and estimate / 60 > args.max_minutes:
         raise SystemExit(f"estimated {estimate / 60:.1f} min > --max-minutes {args.max_minutes}")
 
+    env_info = environment(args)  # before the gateway starts: the code it will run
     home = Path(tempfile.mkdtemp(prefix="waystation-bench-"))
     mock = start_mock(args, out, load_cpus)
     servers: list[Server] = [mock]
@@ -843,7 +844,7 @@ def main(argv: list[str] | None = None) -> int:
             "gateway_cpus": args.gateway_cpus, "load_cpus": sorted(load_cpus or []),
             "plain_tool": "wrk" if args.wrk else "loadgen",
         },
-        "memory": {}, "checks": {}, "runs": [],
+        "memory": {}, "checks": {}, "runs": [], "environment": env_info,
     }
     try:
         log(f"mock upstream on {mock.url}; results in {out}")
@@ -907,7 +908,6 @@ def main(argv: list[str] | None = None) -> int:
         result["loadavg_end"] = loadavg()
         result["summary"] = summarise(result["runs"])
         result["headline"] = headline(result["summary"], result["memory"])
-        result["environment"] = environment(args)
         (out / "results.json").write_text(json.dumps(result, indent=1, default=str))
         report = render_report(result)
         (out / "report.md").write_text(report)
