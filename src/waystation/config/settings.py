@@ -171,6 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retry_max_wait = float(env.get("WAYSTATION_RETRY_MAX_WAIT", "60"))
         trace_buffer = int(env.get("WAYSTATION_TRACE_BUFFER", "10000"))
         trace_flush = float(env.get("WAYSTATION_TRACE_FLUSH_SECONDS", "10"))
+        prompt_cache = float(env.get("WAYSTATION_PROMPT_CACHE_SECONDS") or 5)
     except ValueError as exc:
         raise ConfigError(f"a numeric WAYSTATION_ setting is not a number: {exc}") from exc
     log_format = env.get("WAYSTATION_LOG_FORMAT", "text").lower()
@@ -208,6 +209,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         provider_aliases=dict(ALIASES),
         cache_max_entries=cache_max_entries,
         cache_max_bytes=cache_max_bytes,
-        prompt_cache_seconds=float(env.get("WAYSTATION_PROMPT_CACHE_SECONDS") or 5),
+        prompt_cache_seconds=prompt_cache,
         knowledge_database_url=env.get("WAYSTATION_KNOWLEDGE_DATABASE_URL") or None,
     )

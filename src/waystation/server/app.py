@@ -140,14 +140,18 @@ class Gateway:
         self.ready = True
 
     async def shutdown(self) -> None:
+        """Stop in the reverse order of dependence: background ingestion first (it embeds
+        through the executor), then the knowledge engine, then sending, then the trace writer
+        (it flushes what the requests left), then the database."""
         self.ready = False
+        await self.ingestor.close()
+        await self.knowledge.close()
         await self.health.close()
         await self.cache.close()
         await self.auth.close()
         await self.executor.close()
+        self.embeddings.close()
         await self.writer.close(self.settings.trace_flush_seconds)
-        await self.ingestor.close()
-        await self.knowledge.close()
         await self.store.db.close()
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

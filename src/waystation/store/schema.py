@@ -180,6 +180,6 @@ file_contents = Table(
 )
 
 ALL_TABLES = (
-    "file_contents", "files", "prompt_versions", "prompts", "trace_metadata", "trace_bodies", "traces", "threads",
-    "contact_tags", "contacts", "api_keys", "schema_version",
+    "file_contents", "files", "prompt_versions", "prompts", "trace_metadata", "trace_bodies",
+    "traces", "threads", "contact_tags", "contacts", "api_keys", "schema_version",
 )
