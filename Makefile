@@ -13,7 +13,7 @@ serve: $(STAMP)
 	$(BIN)/waystation serve
 
 test: $(STAMP) $(ORQ41)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
