@@ -286,6 +286,7 @@ async def run_load(
     duration: float,
     warmup: float = 0.0,
     timeout: float = 30.0,
+    slow_ms: float | None = None,
 ) -> dict[str, Any]:
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
@@ -294,6 +295,8 @@ async def run_load(
     latencies: list[float] = []
     ttfbs: list[float] = []
     errors: dict[str, int] = {}
+    slow: list[tuple[float, float]] = []
+    slow_s = slow_ms / 1000.0 if slow_ms is not None else None
     start = now()
     t_measure = start + warmup
     t_stop = t_measure + duration
@@ -327,6 +330,8 @@ async def run_load(
                 latencies.append(total)
                 if stream:
                     ttfbs.append(ttfb)
+                if slow_s is not None and total >= slow_s and len(slow) < 10_000:
+                    slow.append((round(t - t_measure, 3), round(total * 1000, 3)))
         if conn is not None and conn.transport is not None:
             conn.transport.close()
 
@@ -345,6 +350,8 @@ async def run_load(
     }
     if stream:
         result["ttfb_ms"] = percentiles(ttfbs)
+    if slow_s is not None:
+        result["slow"] = slow  # [seconds into the window, latency ms] of the slow replies
     return result
 
 
@@ -383,6 +390,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--duration", type=float, default=10.0, help="measured seconds")
     p.add_argument("--warmup", type=float, default=0.0, help="unrecorded seconds before")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, seconds")
+    p.add_argument("--slow-ms", type=float, default=None,
+                   help="also list when each reply slower than this came (stalls over time)")
     p.add_argument("-H", "--header", action="append", default=[],
                    help="extra request header 'Name: value' (repeatable)")
     args = p.parse_args(argv)
@@ -401,6 +410,7 @@ def main(argv: list[str] | None = None) -> None:
             duration=args.duration,
             warmup=args.warmup,
             timeout=args.timeout,
+            slow_ms=args.slow_ms,
         )
     )
     result["loop"] = loop_kind
