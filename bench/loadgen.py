@@ -28,7 +28,9 @@ from urllib.parse import urlsplit
 now = time.perf_counter
 
 
-def chat_body(model: str, stream: bool, max_tokens: int = 256) -> bytes:
+def chat_body(
+    model: str, stream: bool, max_tokens: int = 256, extra: dict[str, Any] | None = None
+) -> bytes:
     body: dict[str, Any] = {
         "model": model,
         "messages": [
@@ -40,6 +42,7 @@ def chat_body(model: str, stream: bool, max_tokens: int = 256) -> bytes:
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
+    body.update(extra or {})
     return json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -394,13 +397,16 @@ def main(argv: list[str] | None = None) -> None:
                    help="also list when each reply slower than this came (stalls over time)")
     p.add_argument("-H", "--header", action="append", default=[],
                    help="extra request header 'Name: value' (repeatable)")
+    p.add_argument("--extra", default=None,
+                   help="JSON object merged into every request body (e.g. a cache setting)")
     args = p.parse_args(argv)
     headers = []
     for h in args.header:
         name, _, value = h.partition(":")
         headers.append((name.strip(), value.strip()))
     loop_kind = install_uvloop()
-    payload = build_request(args.url, chat_body(args.model, args.stream), headers)
+    extra = json.loads(args.extra) if args.extra else None
+    payload = build_request(args.url, chat_body(args.model, args.stream, extra=extra), headers)
     result = asyncio.run(
         run_load(
             args.url,

@@ -316,10 +316,12 @@ def run_tool(
 ) -> dict[str, Any]:
     """One closed-loop run; the tool's JSON summary, normalised."""
     use_wrk = not stream and args.wrk is not None
+    extra = args.gateway_extra if target.name != "direct" else None
     if use_wrk:
         body_file = args.out / ("body-" + target.name + ".json")
         if not body_file.exists():
-            body_file.write_bytes(loadgen.chat_body(target.model, False))
+            body_file.write_bytes(loadgen.chat_body(
+                target.model, False, extra=json.loads(extra) if extra else None))
         secs = max(1, round(seconds))
         cmd = [
             args.wrk, "-t1", f"-c{conc}", f"-d{secs}s", f"--timeout={args.timeout:g}s",
@@ -330,7 +332,7 @@ def run_tool(
             sys.executable, str(HERE / "loadgen.py"), "--url", target.url,
             "--model", target.model, "--conc", str(conc), "--duration", f"{seconds:g}",
             "--timeout", f"{args.timeout:g}",
-        ] + (["--stream"] if stream else [])
+        ] + (["--stream"] if stream else []) + (["--extra", extra] if extra else [])
         for k, v in target.headers:
             cmd += ["-H", f"{k}: {v}"]
     proc = subprocess.run(cmd, capture_output=True, timeout=seconds + args.timeout + 60)
@@ -769,6 +771,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--direct-only", action="store_true",
                    help="measure only the mock directly (the harness's own ceiling)")
     p.add_argument("--check-only", action="store_true", help="start, check, stop")
+    p.add_argument("--gateway-extra", default=None, metavar="JSON",
+                   help='JSON merged into the gateway\'s request bodies under load (not the '
+                        'checks), e.g. \'{"cache": {"type": "exact_match", "ttl": 3600}}\' '
+                        'to measure cache hits')
     p.add_argument("--profile", default=None, metavar="MODES",
                    help="instead of the matrix: py-spy the gateway under load for these modes")
     p.add_argument("--profile-conc", type=int, default=64)
