@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from waystation.clock import Clock
 from waystation.config.settings import Settings
-from waystation.embeddings.attempts import AttemptRunner, Health
 from waystation.embeddings.backends import (
     EmbedBackend,
     RerankBackend,
@@ -26,6 +25,7 @@ from waystation.embeddings.wire import EmbedBatch, RerankBatch
 from waystation.observe.trace import Attempt
 from waystation.providers.base import Target
 from waystation.providers.executor import Executor
+from waystation.routing.attempts import AttemptRunner, Health
 
 
 @dataclass(slots=True)

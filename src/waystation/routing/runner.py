@@ -7,21 +7,15 @@ its first chunk has arrived; until then a failure is retried or falls back like 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from waystation.clock import Clock
 from waystation.config.settings import Settings
 from waystation.core.call import ChatCall
 from waystation.errors import (
-    AllAttemptsFailed,
-    ClientError,
-    ProviderNotConfigured,
     UpstreamConnectionError,
-    UpstreamError,
-    UpstreamTimeout,
 )
 from waystation.observe.trace import Attempt
 from waystation.providers.base import (
@@ -34,23 +28,9 @@ from waystation.providers.base import (
 )
 from waystation.providers.executor import Executor, WireStream
 from waystation.providers.registry import Registry
-from waystation.routing.options import RoutingOptions
-from waystation.routing.plan import plan_models
-from waystation.routing.policy import (
-    backoff_seconds,
-    decision_status,
-    should_fall_back,
-    should_retry,
-    telling_rank,
-)
+from waystation.routing.attempts import AttemptRunner, Health
 
 T = TypeVar("T")
-
-
-class Health(Protocol):
-    def is_cooled(self, model: str) -> bool: ...
-
-    def report(self, model: str, ok: bool) -> None: ...
 
 
 @dataclass(slots=True)
@@ -105,6 +85,7 @@ class Runner:
         self._executor = executor
         self._clock = clock
         self._health = health
+        self._attempts: AttemptRunner[Any] = AttemptRunner(settings, clock, health)
 
     async def complete(self, call: ChatCall, attempts: list[Attempt]) -> Answer:
         async def once(target: Target, adapter: Adapter, wire: WireRequest) -> Answer:
@@ -142,134 +123,34 @@ class Runner:
         return await self._run(call, attempts, once)
 
     async def _run(self, call: ChatCall, attempts: list[Attempt], once: Attempt_[T]) -> T:
-        options = call.routing
-        models = plan_models(call.model, options, self._clock.rng, self._health.is_cooled)
-        targets = self._resolve_all(models, options)
-        failures: list[UpstreamError] = []
-        waited = 0.0
-        for position, (model, target) in enumerate(zip(models, targets, strict=True)):
-            try:
-                if isinstance(target, UpstreamError):
-                    raise target
-                adapter = self._registry.adapter_for(target)
-                try:
-                    wire = adapter.encode(
-                        call, target, drop_unsupported=self._settings.drop_unsupported_params
-                    )
-                except ClientError as err:
-                    if position == 0:
-                        raise  # the caller's request does not fit the model it asked for
-                    # a fallback that cannot take this request is skipped, not fatal
-                    attempts.append(Attempt(model, err.status, 0.0, err.message, err.code))
-                    continue
-                return await self._with_retries(
-                    call, model, target, adapter, wire, once, attempts, waited
-                )
-            except _Exhausted as ex:
-                failures.append(ex.error)
-                waited = ex.waited
-                if not should_fall_back(ex.error, options.fallback_on_codes):
-                    break
-            except UpstreamError as err:  # not configured: nothing was sent
-                attempts.append(_failed(model, err, 0.0))
-                failures.append(err)
-                if not should_fall_back(err, options.fallback_on_codes):
-                    break
-        if not failures:  # every fallback refused the request's parameters
-            raise UpstreamError("No planned model could take this request.", status=400,
-                                code="no_model_accepts_request", error_type="invalid_request_error")
-        raise _final_error(failures, attempts)
+        def resolve(model: str, param: str) -> Target:
+            return self._registry.resolve(model, param=param)
 
-    async def _with_retries(
-        self,
-        call: ChatCall,
-        model: str,
-        target: Target,
-        adapter: Adapter,
-        wire: WireRequest,
-        once: Attempt_[T],
-        attempts: list[Attempt],
-        waited: float,
-    ) -> T:
-        policy = call.routing.retry
-        for n in range(policy.count + 1):
-            if n:  # encoded again: a signed request is only valid for a few minutes
-                wire = adapter.encode(
-                    call, target, drop_unsupported=self._settings.drop_unsupported_params
-                )
-            started = self._clock.monotonic()
-            try:
-                result = await self._timed(once(target, adapter, wire), call, target)
-            except UpstreamError as err:
-                attempts.append(_failed(model, err, self._clock.monotonic() - started))
-                self._health.report(model, ok=not _counts_against_health(err))
-                if n == policy.count or not should_retry(err, policy):
-                    raise _Exhausted(err, waited) from err
-                delay = backoff_seconds(n, self._clock.rng, err.retry_after)
-                if waited + delay > self._settings.retry_max_wait:
-                    raise _Exhausted(err, waited) from err
-                await self._clock.sleep(delay)
-                waited += delay
-                continue
-            attempts.append(Attempt(model, 200, (self._clock.monotonic() - started) * 1000))
-            self._health.report(model, ok=True)
-            return result
-        raise AssertionError("unreachable")
+        def start(target: Target) -> _ChatJob[T]:
+            return _ChatJob(self._registry.adapter_for(target), call, target, once,
+                            self._settings.drop_unsupported_params)
 
-    async def _timed(self, work: Awaitable[T], call: ChatCall, target: Target) -> T:
-        timeout = call.routing.call_timeout
-        if timeout is None:
-            return await work
-        try:
-            return await asyncio.wait_for(work, timeout)
-        except TimeoutError:
-            raise UpstreamTimeout(
-                f"{target.public_model} did not answer within {timeout * 1000:.0f} ms",
-                provider=target.provider_name,
-                code="call_timeout",
-            ) from None
-
-    def _resolve_all(
-        self, models: list[str], options: RoutingOptions
-    ) -> list[Target | UpstreamError]:
-        """Unknown models are the caller's mistake (404 naming the field) before anything is
-        sent; a provider without credentials is a failed attempt that may fall back."""
-        out: list[Target | UpstreamError] = []
-        for model in models:
-            try:
-                out.append(self._registry.resolve(model, param=_param_for(model, options)))
-            except ProviderNotConfigured as err:
-                out.append(err)
-        return out
+        _, result = await self._attempts.run(call.model, call.routing, attempts, resolve, start)
+        return result
 
 
-class _Exhausted(Exception):
-    def __init__(self, error: UpstreamError, waited: float) -> None:
-        self.error = error
-        self.waited = waited
+class _ChatJob(Generic[T]):
+    """One model's part of a chat request: the wire request, encoded again for each retry
+    (a signed request is only valid for a few minutes)."""
+
+    def __init__(
+        self, adapter: Adapter, call: ChatCall, target: Target, once: Attempt_[T], drop: bool
+    ) -> None:
+        self._adapter, self._call, self._target, self._once = adapter, call, target, once
+        self._drop = drop
+        self._wire: WireRequest | None = self._encode()  # a ClientError here skips the model
+
+    def _encode(self) -> WireRequest:
+        return self._adapter.encode(self._call, self._target, drop_unsupported=self._drop)
+
+    def run(self) -> Awaitable[T]:
+        wire = self._wire if self._wire is not None else self._encode()
+        self._wire = None
+        return self._once(self._target, self._adapter, wire)
 
 
-def _failed(model: str, err: UpstreamError, seconds: float) -> Attempt:
-    status = decision_status(err)
-    return Attempt(model, status, seconds * 1000, err.message, err.code)
-
-
-def _counts_against_health(err: UpstreamError) -> bool:
-    return decision_status(err) not in (400, 404, 413, 422)
-
-
-def _param_for(model: str, options: RoutingOptions) -> str:
-    for i, (m, _) in enumerate(options.balanced):
-        if m == model:
-            return f"load_balancer.models[{i}].model"
-    for i, m in enumerate(options.fallbacks):
-        if m == model:
-            return f"fallbacks[{i}].model"
-    return "model"
-
-
-def _final_error(failures: list[UpstreamError], attempts: list[Attempt]) -> UpstreamError:
-    if len(attempts) <= 1 and len(failures) == 1:
-        return failures[0]
-    telling = max(reversed(failures), key=telling_rank)
-    return AllAttemptsFailed(telling, [a.as_dict() for a in attempts])

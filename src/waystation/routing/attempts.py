@@ -1,11 +1,12 @@
-"""Retries, fallbacks, load balancing and the per-attempt timeout for embeddings and reranking.
+"""Retries, fallbacks, load balancing and the per-attempt timeout, for any unit of work.
 
-The same rules as chat, from the same pure pieces (`routing.plan`, `routing.policy`): the plan
-orders the models, each model gets its retries with backoff, and a failure whose status is in
-`fallback_on_codes` moves on to the next model. What differs is the unit of work: a job that may
-hold several batches. A retry on the same model keeps the batches that already succeeded; a
-fallback starts the job again from nothing, because vectors from two models must never be mixed
-in one answer.
+Chat completions, embeddings and reranking all run through `AttemptRunner`: the plan orders the
+models (`routing.plan`), each model gets its retries with backoff (`routing.policy`), and a failure
+whose status is in `fallback_on_codes` moves on to the next model. A job is what one model does
+for the request: for chat one wire request (encoded again for each retry, since a signed request
+expires); for embeddings possibly several batches. A retry on the same model keeps the batches
+that already succeeded; a fallback starts the job again from nothing, because vectors from two
+models must never be mixed in one answer.
 """
 
 from __future__ import annotations
