@@ -30,15 +30,10 @@ from waystation.api.chat_request import (
 )
 from waystation.api.errors_path import invalid_request_from
 from waystation.api.messages import Strict
+from waystation.api.validate import pick_feature, routing_options
 from waystation.cache.policy import requested_ttl
 from waystation.embeddings.call import EmbedCall, Input, RerankCall
 from waystation.errors import InvalidRequest, UnsupportedFeature
-from waystation.routing.options import (
-    DEFAULT_FALLBACK_CODES,
-    DEFAULT_RETRY_CODES,
-    RetryPolicy,
-    RoutingOptions,
-)
 
 InputType = Literal["search_document", "search_query", "classification", "clustering"]
 TokenArray = Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1)]
@@ -158,9 +153,9 @@ def parse_embedding_request(raw: bytes) -> EmbedCall:
         user=req.user,
         input_type=req.input_type,
         encoding_format=req.encoding_format or "float",
-        routing=_routing(req),
+        routing=routing_options(req),
         cache_ttl=requested_ttl(data),
-        name=_pick(req, "name"),
+        name=pick_feature(req, "name"),
         contact=_contact(req),
     )
 
@@ -178,9 +173,9 @@ def parse_rerank_request(raw: bytes) -> RerankCall:
         documents=req.documents,
         top_n=req.top_n,
         return_documents=bool(req.return_documents),
-        routing=_routing(req),
+        routing=routing_options(req),
         cache_ttl=requested_ttl(data),
-        name=_pick(req, "name"),
+        name=pick_feature(req, "name"),
         contact=_contact(req),
     )
 
@@ -228,37 +223,8 @@ def _contact(req: EmbeddingRequest | RerankRequest) -> dict[str, Any] | None:
 
 
 def _model(req: EmbeddingRequest | RerankRequest) -> str:
-    if req.model is None and _pick(req, "load_balancer") is None:
+    if req.model is None and pick_feature(req, "load_balancer") is None:
         raise InvalidRequest("model is required unless a load_balancer is given.", param="model")
     return req.model or ""
 
 
-def _pick(req: EmbeddingRequest | RerankRequest, name: str) -> Any:
-    """A feature given at the top level wins over the same one inside `orq`."""
-    value = getattr(req, name)
-    if value is None and req.orq is not None:
-        value = getattr(req.orq, name)
-    return value
-
-
-def _routing(req: EmbeddingRequest | RerankRequest) -> RoutingOptions:
-    retry: Retry | None = _pick(req, "retry")
-    fallbacks: list[Fallback] | None = _pick(req, "fallbacks")
-    codes: list[int] | None = _pick(req, "fallback_on_codes")
-    balancer = _pick(req, "load_balancer")
-    timeout: Timeout | None = _pick(req, "timeout")
-    entries: list[Any] = []
-    if isinstance(balancer, LoadBalancer):
-        entries = list(balancer.models)
-    elif isinstance(balancer, list):
-        entries = balancer
-    return RoutingOptions(
-        balanced=tuple((e.model, e.weight) for e in entries),
-        fallbacks=tuple(f.model for f in fallbacks or ()),
-        fallback_on_codes=frozenset(codes) if codes else DEFAULT_FALLBACK_CODES,
-        retry=RetryPolicy(
-            count=retry.count,
-            on_codes=frozenset(retry.on_codes) if retry.on_codes else DEFAULT_RETRY_CODES,
-        ) if retry is not None else RetryPolicy(),
-        call_timeout=timeout.call_timeout / 1000 if timeout is not None else None,
-    )

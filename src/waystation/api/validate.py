@@ -110,7 +110,7 @@ def check_parameter_rules(req: ChatCompletionRequest) -> None:
 
 
 def _check_required(req: ChatCompletionRequest) -> None:
-    if req.model is None and _pick(req, "load_balancer") is None:
+    if req.model is None and pick_feature(req, "load_balancer") is None:
         raise InvalidRequest("model is required unless a load_balancer is given.", param="model")
     if not req.messages:
         raise InvalidRequest("messages must hold at least one message.", param="messages")
@@ -142,7 +142,7 @@ def _to_call(req: ChatCompletionRequest, data: dict[str, Any]) -> ChatCall:
         body=body,
         name=req.name if req.name is not None else (orq.name if orq else None),
         metadata=req.metadata,
-        routing=_routing(req),
+        routing=routing_options(req),
         variables=collect(req.variables, orq.inputs if orq else None),
         contact=_contact(orq),
         thread=orq.thread.model_dump(exclude_none=True) if orq and orq.thread else None,
@@ -161,20 +161,21 @@ def _contact(orq: Orq | None) -> dict[str, Any] | None:
     return person.model_dump(exclude_none=True) if person is not None else None
 
 
-def _pick(req: ChatCompletionRequest, name: str) -> Any:
-    """A routing field: the top-level one wins over the one inside `orq`."""
+def pick_feature(req: Any, name: str) -> Any:
+    """A feature given at the top level wins over the same one inside `orq` (any request model
+    with those fields: chat, embeddings, rerank)."""
     value = getattr(req, name)
     if value is None and req.orq is not None:
         value = getattr(req.orq, name)
     return value
 
 
-def _routing(req: ChatCompletionRequest) -> RoutingOptions:
-    retry = _pick(req, "retry")
-    fallbacks = _pick(req, "fallbacks")
-    codes = _pick(req, "fallback_on_codes")
-    balancer = _pick(req, "load_balancer")
-    timeout = _pick(req, "timeout")
+def routing_options(req: Any) -> RoutingOptions:
+    retry = pick_feature(req, "retry")
+    fallbacks = pick_feature(req, "fallbacks")
+    codes = pick_feature(req, "fallback_on_codes")
+    balancer = pick_feature(req, "load_balancer")
+    timeout = pick_feature(req, "timeout")
     if balancer is None and retry is None and fallbacks is None and timeout is None:
         return RoutingOptions()
     entries: list[LoadBalancerEntry] | list[Any] = []
