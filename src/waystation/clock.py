@@ -16,6 +16,9 @@ class Clock:
     """Wall time for timestamps, a monotonic timer for durations, and a random source."""
 
     rng: random.Random = field(default_factory=random.Random)
+    # request ids need uniqueness, not secrecy: a generator seeded once from the OS is enough,
+    # and unlike os.urandom per call it never releases the GIL on the hot path
+    _ids: random.Random = field(default_factory=lambda: random.Random(os.urandom(16)), repr=False)
 
     def now(self) -> float:
         return time.time()
@@ -28,7 +31,7 @@ class Clock:
 
     def ulid(self) -> str:
         """A ULID: 48-bit millisecond time then 80 random bits, Crockford base32."""
-        value = (int(self.now() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+        value = (int(self.now() * 1000) << 80) | self._ids.getrandbits(80)
         out = []
         for _ in range(26):
             out.append(_CROCKFORD[value & 31])
