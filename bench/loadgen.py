@@ -8,7 +8,8 @@ reply, send the next. For every reply completed inside the measured window it re
   headers alone do not count);
 
 and counts as errors: non-2xx replies, streams that end without `data: [DONE]`, timeouts and
-connection failures. Prints one JSON object on stdout.
+connection failures. Prints one JSON object on stdout. `--requests N` stops after N measured
+requests instead of after `--duration` (which then only caps the time, if given).
 
     python bench/loadgen.py --url http://127.0.0.1:8000/v1/chat/completions \\
         --model openai/gpt-4o-mini --stream --conc 64 --duration 10
@@ -19,9 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -290,7 +293,14 @@ async def run_load(
     warmup: float = 0.0,
     timeout: float = 30.0,
     slow_ms: float | None = None,
+    requests: int | None = None,
+    every: int = 0,
+    on_every: Callable[[int], Any] | None = None,
 ) -> dict[str, Any]:
+    """Closed-loop load for `duration` seconds after `warmup`, or until `requests` measured
+    requests were sent and answered (then `duration` may be `math.inf`). `on_every(n)` is called
+    each time `n`, the count of measured replies (errors included), reaches a multiple of `every`.
+    """
     parts = urlsplit(url)
     host = parts.hostname or "127.0.0.1"
     port = parts.port or 80
@@ -303,20 +313,36 @@ async def run_load(
     start = now()
     t_measure = start + warmup
     t_stop = t_measure + duration
+    issued = 0  # measured requests sent (with `requests`)
+    answered = 0  # measured replies, errors included
+
+    def count_reply() -> None:
+        nonlocal answered
+        answered += 1
+        if every and on_every is not None and answered % every == 0:
+            on_every(answered)
 
     async def connect() -> Conn:
         _, proto = await loop.create_connection(lambda: Conn(stream), host, port)
         return proto
 
     async def worker() -> None:
+        nonlocal issued
         conn: Conn | None = None
         while now() < t_stop:
+            measured = now() >= t_measure
+            if requests is not None and measured:
+                if issued >= requests:
+                    break
+                issued += 1  # a failed connection uses up its request too
             if conn is None or conn.transport is None:
                 try:
                     conn = await asyncio.wait_for(connect(), timeout)
                 except (OSError, TimeoutError):
                     if now() >= t_measure:
                         errors["connect"] = errors.get("connect", 0) + 1
+                    if measured:
+                        count_reply()
                     await asyncio.sleep(0.01)
                     conn = None
                     continue
@@ -325,16 +351,20 @@ async def run_load(
             except ReplyError as exc:
                 if now() >= t_measure:
                     errors[exc.kind] = errors.get(exc.kind, 0) + 1
+                if measured:
+                    count_reply()
                 if exc.kind in ("timeout", "connection_closed", "bad_reply"):
                     conn = None
                 continue
             t = now()
-            if t_measure <= t <= t_stop:
+            if t_measure <= t <= t_stop and (measured or requests is None):
                 latencies.append(total)
                 if stream:
                     ttfbs.append(ttfb)
                 if slow_s is not None and total >= slow_s and len(slow) < 10_000:
                     slow.append((round(t - t_measure, 3), round(total * 1000, 3)))
+            if measured:
+                count_reply()
         if conn is not None and conn.transport is not None:
             conn.transport.close()
 
@@ -390,7 +420,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default="gpt-4o-mini")
     p.add_argument("--stream", action="store_true", help="streamed requests (SSE)")
     p.add_argument("--conc", type=int, default=1, help="connections, one request in flight each")
-    p.add_argument("--duration", type=float, default=10.0, help="measured seconds")
+    p.add_argument("--duration", type=float, default=None,
+                   help="measured seconds (default 10; with --requests: no time limit)")
+    p.add_argument("--requests", type=int, default=None,
+                   help="stop after this many measured requests")
     p.add_argument("--warmup", type=float, default=0.0, help="unrecorded seconds before")
     p.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, seconds")
     p.add_argument("--slow-ms", type=float, default=None,
@@ -413,10 +446,12 @@ def main(argv: list[str] | None = None) -> None:
             payload,
             stream=args.stream,
             conc=args.conc,
-            duration=args.duration,
+            duration=args.duration if args.duration is not None
+            else (math.inf if args.requests else 10.0),
             warmup=args.warmup,
             timeout=args.timeout,
             slow_ms=args.slow_ms,
+            requests=args.requests,
         )
     )
     result["loop"] = loop_kind

@@ -137,14 +137,8 @@ def gateway_command(args: argparse.Namespace) -> list[str]:
     return [sys.executable, "-m", "waystation.cli.main"]
 
 
-def start_gateway(
-    args: argparse.Namespace, out: Path, mock: Server, cpus: set[int] | None, home: Path
-) -> Server:
-    port = args.gateway_port or free_port()
-    log_path = out / "gateway.log"
-    cmd = pin_prefix(cpus) + gateway_command(args) + [
-        "serve", "--host", "127.0.0.1", "--port", str(port),
-    ]
+def gateway_env(args: argparse.Namespace, mock: Server, home: Path) -> dict[str, str]:
+    """The gateway's environment: this one plus the mock upstream, the key, the home folder."""
     env = dict(os.environ)
     env.update(
         OPENAI_BASE_URL=f"{mock.url}/v1",
@@ -153,24 +147,56 @@ def start_gateway(
         WAYSTATION_LOG_LEVEL="warning",
         WAYSTATION_HOME=str(home),
     )
-    logf = open(log_path, "wb")  # noqa: SIM115 (lives as long as the process)
-    log(f"gateway: {' '.join(cmd)}")
+    return env
+
+
+def spawn_gateway(
+    args: argparse.Namespace, out: Path, mock: Server, cpus: set[int] | None, home: Path, *,
+    extra_env: dict[str, str] | None = None, serve_args: list[str] | None = None,
+    log_name: str = "gateway.log", port: int | None = None, quiet: bool = False,
+) -> Server:
+    """Start `waystation serve` without waiting for it (see `wait_ready`)."""
+    port = port or args.gateway_port or free_port()
+    log_path = out / log_name
+    cmd = pin_prefix(cpus) + gateway_command(args) + [
+        "serve", "--host", "127.0.0.1", "--port", str(port), *(serve_args or []),
+    ]
+    env = gateway_env(args, mock, home)
+    env.update(extra_env or {})
+    logf = open(log_path, "ab")  # noqa: SIM115 (lives as long as the process)
+    if not quiet:
+        log(f"gateway: {' '.join(cmd)}")
     proc = subprocess.Popen(
         cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, start_new_session=True
     )
-    server = Server("gateway", proc, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + args.ready_timeout
+    logf.close()  # the child has its own copy
+    return Server("gateway", proc, f"http://127.0.0.1:{port}", log_path)
+
+
+def wait_ready(server: Server, timeout: float, interval: float = 0.1) -> None:
+    """Poll `/health` until it answers 200; stops the server and exits if it never does."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gateway exited with {proc.returncode}; see {log_path}")
+        if server.proc.poll() is not None:
+            raise SystemExit(f"gateway exited with {server.proc.returncode}; see {server.log_path}")
         with contextlib.suppress(OSError), urllib.request.urlopen(
             f"{server.url}/health", timeout=1
         ) as r:
             if r.status == 200:
-                return server
-        time.sleep(0.1)
+                return
+        time.sleep(interval)
     server.stop()
-    raise SystemExit(f"gateway not ready after {args.ready_timeout}s; see {log_path}")
+    raise SystemExit(f"gateway not ready after {timeout}s; see {server.log_path}")
+
+
+def start_gateway(
+    args: argparse.Namespace, out: Path, mock: Server, cpus: set[int] | None, home: Path,
+    **kwargs: Any,
+) -> Server:
+    """Start `waystation serve` and wait for `/health`; keyword arguments as `spawn_gateway`."""
+    server = spawn_gateway(args, out, mock, cpus, home, **kwargs)
+    wait_ready(server, args.ready_timeout)
+    return server
 
 
 def mock_stats(mock: Server) -> dict[str, int]:
