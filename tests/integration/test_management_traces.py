@@ -168,6 +168,20 @@ def test_metrics_can_require_a_key_and_bodies_can_stay_out(
     assert one["request"] is None and one["response"] is None and one["usage"] is not None
 
 
+def test_traces_can_be_turned_off_and_metrics_still_count(
+        start_gateway: Start, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    gw = start_gateway(gateway_env(fake_openai, tmp_path / "home", WAYSTATION_TRACES="false"))
+    chat(gw)
+    chat(gw, stream=True)
+    lines = httpx.get(gw.url + "/metrics", timeout=10).text.splitlines()
+    assert ('waystation_requests_total{model="gpt-4o-mini",provider="openai",status="200"} 2.0'
+            in lines)
+    assert any(line.startswith('waystation_cost_usd_total{model="gpt-4o-mini"')
+               for line in lines)
+    time.sleep(0.6)  # longer than the trace writer's interval: it would have written by now
+    assert get(gw, "/v2/traces")["data"] == []
+
+
 def test_bad_trace_queries_are_400s(start_gateway: Start, fake_openai: FakeOpenAI,
                                     tmp_path: Path) -> None:
     gw = start_gateway(gateway_env(fake_openai, tmp_path / "home"))

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from waystation.cache.coalesce import CoalescingCache
 from waystation.cache.health import BackendHealth
-from waystation.cache.lock import RedisLock
 from waystation.cache.memory import MemoryCache
-from waystation.cache.redis import DEFAULT_PREFIX, RedisCache, redis_client
 from waystation.clock import Clock
 from waystation.config.settings import Settings
 
 
 def build_cache(
-    settings: Settings, *, clock: Clock | None = None, prefix: str = DEFAULT_PREFIX
+    settings: Settings, *, clock: Clock | None = None, prefix: str | None = None
 ) -> CoalescingCache:
     clock = clock or Clock()
     if settings.redis_url:
+        # imported here: the redis client costs ~20 MiB that a single-node deployment never uses
+        from waystation.cache.lock import RedisLock
+        from waystation.cache.redis import DEFAULT_PREFIX, RedisCache, redis_client
+
+        prefix = DEFAULT_PREFIX if prefix is None else prefix
         client = redis_client(settings.redis_url)
         health = BackendHealth("Redis response cache", clock=clock)
         return CoalescingCache(

@@ -13,11 +13,12 @@ answers False, so that nobody waits on a lock that cannot be observed.
 from __future__ import annotations
 
 import secrets
-from typing import Any, Protocol
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any, Protocol
 
 from waystation.cache.health import BackendHealth
+
+if TYPE_CHECKING:  # the redis client is imported only by deployments that configure Redis
+    from redis.asyncio import Redis
 
 UNLOCKED = ""
 """The token `acquire` gives when no lock could be taken but the caller should lead anyway."""

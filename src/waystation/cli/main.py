@@ -71,6 +71,7 @@ def serve(
 
     settings = _settings()
     _ensure_a_key(settings)
+    _allow_many_connections()
     # uvicorn drains on SIGTERM, then re-raises the signal under the handler that was in place
     # before it started; a no-op one here makes a completed drain exit with status 0.
     signal.signal(signal.SIGTERM, lambda *_: None)
@@ -92,6 +93,20 @@ def serve(
         proxy_headers=False,  # nothing reads the client address; its middleware costs CPU
         date_header=False,
     )
+
+
+def _allow_many_connections() -> None:
+    """Raise the open-files limit to its hard ceiling: each streamed request holds two sockets
+    (caller and provider), so the usual soft limit of 1,024 caps a worker near 500 streams."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (ImportError, ValueError, OSError) as error:  # not on this platform, or refused
+        logging.getLogger("waystation").warning("cannot raise the open-files limit: %s", error)
 
 
 @keys_app.command("create")

@@ -53,6 +53,7 @@ class Settings:
     health_cooldown: float = 30.0  # seconds a failing model is skipped before it is probed
     retry_max_wait: float = 60.0  # cap on the total backoff of one request's retries
     database_url: str | None = None  # PostgreSQL when set; else SQLite under `home`
+    traces: bool = True  # store a trace per request (metrics are counted either way)
     log_bodies: bool = True  # store request and response bodies with traces
     trace_buffer: int = 10_000  # traces held in memory while the database is slow or down
     trace_flush_seconds: float = 10.0  # at shutdown, how long queued traces may take to write
@@ -197,6 +198,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         health_cooldown=health_cooldown,
         retry_max_wait=retry_max_wait,
         database_url=env.get("WAYSTATION_DATABASE_URL") or None,
+        traces=_bool(env.get("WAYSTATION_TRACES"), True),
         log_bodies=_bool(env.get("WAYSTATION_LOG_BODIES"), True),
         trace_buffer=trace_buffer,
         trace_flush_seconds=trace_flush,

@@ -22,6 +22,10 @@ Row = dict[str, Any]
 class KnowledgeBackend(Protocol):
     name: str
 
+    def exists(self) -> bool:
+        """False when the store was never created (opening it can then wait for first use)."""
+        ...
+
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...

@@ -68,7 +68,11 @@ class KnowledgeEngine:
 
     async def start(self) -> None:
         """Open the store; a failure is logged and retried on first use, never fatal to
-        serving chat."""
+        serving chat. An embedded store that does not exist yet is left to its first use: its
+        engine (sqlite-vec, numpy) costs ~20 MiB that a gateway without knowledge bases never
+        needs."""
+        if not self.backend.exists():
+            return
         try:
             await self.backend.start()
         except Exception as error:

@@ -105,6 +105,9 @@ class SqliteBackend:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
 
+    def exists(self) -> bool:
+        return self.path.exists()
+
     async def start(self) -> None:
         if self._conn is None:
             loop = asyncio.get_running_loop()

@@ -37,7 +37,8 @@ class WireStream:
 
     async def read_all(self) -> bytes:
         try:
-            return await asyncio.wait_for(self._resp.read(), self._idle)
+            async with asyncio.timeout(self._idle):
+                return await self._resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(exc, self._provider) from exc
         finally:
@@ -51,7 +52,8 @@ class WireStream:
         """
         wait = self._idle if idle_timeout is None else min(idle_timeout, self._idle)
         try:
-            return await asyncio.wait_for(self._resp.content.readany(), wait)
+            async with asyncio.timeout(wait):  # no Task per read, unlike wait_for
+                return await self._resp.content.readany()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(exc, self._provider) from exc
 
@@ -95,14 +97,12 @@ class Executor:
 
     async def open(self, wire: WireRequest, provider: str) -> WireStream:
         try:
-            resp = await asyncio.wait_for(
-                self.session.request(
+            async with asyncio.timeout(self._timeout):
+                resp = await self.session.request(
                     # sent exactly as encoded: a signed request (SigV4) must not be re-quoted
                     wire.method, URL(wire.url, encoded=True), headers=dict(wire.headers),
                     data=wire.body,
-                ),
-                self._timeout,
-            )
+                )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise _transport_error(exc, provider) from exc
         return WireStream(resp, provider, self._timeout)

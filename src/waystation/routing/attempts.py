@@ -132,7 +132,8 @@ class AttemptRunner(Generic[T]):
         if timeout is None:
             return await work
         try:
-            return await asyncio.wait_for(work, timeout)
+            async with asyncio.timeout(timeout):  # runs in this task: no Task per attempt
+                return await work
         except TimeoutError:
             raise UpstreamTimeout(
                 f"{target.public_model} did not answer within {timeout * 1000:.0f} ms",

@@ -20,6 +20,7 @@ from waystation.knowledge.engine import KnowledgeEngine
 from waystation.knowledge.ingest import BackgroundIngestor
 from waystation.knowledge.retrieve import ChatRetrieval
 from waystation.knowledge.storage import build_backend
+from waystation.observe.counting import CountingRecorder
 from waystation.observe.metrics import GatewayMetrics
 from waystation.observe.otel import build_exporter
 from waystation.observe.pricing import PriceTable
@@ -76,10 +77,10 @@ class Gateway:
             database_url(settings.database_url, settings.home), log_bodies=settings.log_bodies)
         self.keys = key_store or self.store.keys
         self.metrics = GatewayMetrics()
+        prices = PriceTable.load(settings.prices_file, settings.provider_aliases)
         self.writer = TraceWriter(
             self.store.sink, metrics=self.metrics, capacity=settings.trace_buffer,
-            prices=PriceTable.load(settings.prices_file, settings.provider_aliases),
-            exporter=build_exporter(settings.otel_endpoint))
+            prices=prices, exporter=build_exporter(settings.otel_endpoint))
         self.auth = Authenticator(self.keys, settings.master_key)
         self.health = build_health(settings, self.clock)
         self.runner = Runner(settings, self.registry, self.executor, self.clock, self.health)
@@ -91,7 +92,8 @@ class Gateway:
             PromptResolver(self.store.prompts, self.clock, settings.prompt_cache_seconds),
             knowledge=ChatRetrieval(self.knowledge),
         )
-        self.recorder = self.writer
+        self.recorder = (self.writer if settings.traces
+                         else CountingRecorder(prices, self.metrics))
         models = ModelsHandler(self.registry, self.clock)
         self.router = RouteTable()
         for p in CHAT_PATHS:
