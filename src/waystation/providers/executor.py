@@ -37,8 +37,7 @@ class WireStream:
 
     async def read_all(self) -> bytes:
         try:
-            async with asyncio.timeout(self._idle):
-                return await self._resp.read()
+            return await self._resp.read()  # bounded by the session's sock_read timeout
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(exc, self._provider) from exc
         finally:
@@ -50,9 +49,11 @@ class WireStream:
         `idle_timeout` (a request's call timeout) bounds the wait when it is shorter than the
         gateway's own; an expired wait is an `UpstreamTimeout`.
         """
-        wait = self._idle if idle_timeout is None else min(idle_timeout, self._idle)
         try:
-            async with asyncio.timeout(wait):  # no Task per read, unlike wait_for
+            if idle_timeout is None or idle_timeout >= self._idle:
+                # the session's sock_read timeout bounds the wait: no timer of our own per read
+                return await self._resp.content.readany()
+            async with asyncio.timeout(idle_timeout):
                 return await self._resp.content.readany()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(exc, self._provider) from exc
@@ -74,7 +75,10 @@ class Executor:
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None, connect=min(self._timeout, 30.0)),
+            # connect bounds reaching the provider; sock_read every wait for bytes from it (the
+            # status line and headers included), so no request needs a timer of its own
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=min(self._timeout, 30.0), sock_read=self._timeout),
             skip_auto_headers=("User-Agent",),
             auto_decompress=True,
         )
@@ -97,12 +101,11 @@ class Executor:
 
     async def open(self, wire: WireRequest, provider: str) -> WireStream:
         try:
-            async with asyncio.timeout(self._timeout):
-                resp = await self.session.request(
-                    # sent exactly as encoded: a signed request (SigV4) must not be re-quoted
-                    wire.method, URL(wire.url, encoded=True), headers=dict(wire.headers),
-                    data=wire.body,
-                )
+            resp = await self.session.request(
+                # sent exactly as encoded: a signed request (SigV4) must not be re-quoted
+                wire.method, URL(wire.url, encoded=True), headers=dict(wire.headers),
+                data=wire.body,
+            )
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise _transport_error(exc, provider) from exc
         return WireStream(resp, provider, self._timeout)
