@@ -425,3 +425,19 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | No
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join(sep) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return [*out, ""]
+
+
+def log_summary(paths: Sequence[Path]) -> list[str]:
+    """One Markdown line per server log: how many lines it has (at warning level a healthy
+    gateway writes none) and the first few."""
+    out = []
+    for path in paths:
+        if not path.exists():
+            continue
+        lines = [x for x in path.read_text(errors="replace").splitlines() if x.strip()]
+        if not lines:
+            out.append(f"- `{path.name}`: empty")
+            continue
+        first = "; ".join(x[:160] for x in lines[:3])
+        out.append(f"- `{path.name}`: **{len(lines)} lines**, first: `{first}`")
+    return out

@@ -239,7 +239,10 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
         [s["i"] + 1, s["kind"], f(s["health_ms"]), f(s["first_completion_ms"]), f(s["stop_ms"]),
          s["exit"], f(s["rss_mib"])] for s in result["starts"]
     ], "rlrrrrr")
-    out += h.environment_lines(result)
+    out += ["Server logs (at warning level a healthy gateway writes nothing):", ""]
+    out += h.log_summary([args.out / "gateway.log", args.out / "starts.log",
+                          args.out / "mock.log"])
+    out += ["", *h.environment_lines(result)]
     return "\n".join(out)
 
 

@@ -303,6 +303,8 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
     tr = result["traces"]
     out += ["", f"Trace rows in SQLite after the flush: {tr['rows']} (requests sent: "
                 f"{tr['sent']:,} - streams, probes and warm-up)."]
+    out += ["", "Server logs (at warning level a healthy gateway writes nothing):", ""]
+    out += h.log_summary([args.out / "gateway.log", args.out / "mock.log"])
     out += ["", *h.environment_lines(result)]
     return "\n".join(out)
 

@@ -273,7 +273,9 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
         out += ["Direct (mock alone) per round: " + "; ".join(
             f"round {d['round'] + 1} {d['mode']} c={d['conc']}: {f(d['rps'], 0)}/s, p50 "
             f"{d['latency_ms'].get('p50')} ms" for d in dl), ""]
-    out += h.environment_lines(result)
+    out += ["Gateway logs (at warning level a healthy gateway writes nothing):", ""]
+    out += h.log_summary([args.out / f"gateway-{v}.log" for v in args.variant_list])
+    out += ["", *h.environment_lines(result)]
     return "\n".join(out)
 
 
