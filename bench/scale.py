@@ -4,13 +4,13 @@ Nothing is pinned: the N worker processes, the mock upstream and the load tool s
 of the machine. For `--rounds` rounds, in an order that rotates each round, each N gets a fresh
 gateway (a new WAYSTATION_HOME; traces on, SQLite, unless --gateway-env says otherwise), a
 short warm-up, then one closed-loop cell of `--duration` s at c=`--conc` (plain requests by
-wrk; streams by bench/loadgen.py with `--modes stream`), after an unrecorded second.
+wrk; streams by bench/loadgen.py with `--mode stream`), after an unrecorded second.
 
-Reported per N (medians over rounds): req/s and the speed-up over N=1 in the same round; the
-CPU of the gateway's process tree (and how it spread over its workers), of the mock, of the
-load tool, of this script and of everything else, in % of one core; the machine's busy time
-in % of all its CPUs. When the machine is close to 100 %, the machine, not the gateway, was
-the limit. Also the trace rows written (every worker writes to the same SQLite file).
+Reported per N (medians over rounds): req/s and the speed-up over the smallest N (1) in the
+same round; the CPU of the gateway's process tree (and how it spread over its workers), of the
+mock, of the load tool, of this script and of everything else, in % of one core; the
+machine's busy time in % of all its CPUs. When the machine is close to 100 %, the machine, not
+the gateway, was the limit. Also the trace rows written (all workers share one SQLite file).
 
 Default run: about 1.5 minutes (N = 1..CPU count, 3 rounds, 8 s cells).
 
@@ -129,9 +129,9 @@ def med(values: list[float | None]) -> float | None:
 
 
 def summarise(args: argparse.Namespace, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    base = {r["round"]: r for r in runs if r["workers"] == args.worker_list[0]}
+    base = {r["round"]: r for r in runs if r["workers"] == min(args.worker_list)}
     out = []
-    for n in args.worker_list:
+    for n in sorted(args.worker_list):
         rs = [r for r in runs if r["workers"] == n]
         spread = [(min(r["worker_cpu_pct"]), max(r["worker_cpu_pct"])) for r in rs]
         out.append({
@@ -173,7 +173,7 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
     )
     out.append("")
     out += h.table(
-        ["workers", "req/s (min-max)", f"speed-up vs {args.worker_list[0]}", "p50 ms",
+        ["workers", "req/s (min-max)", f"speed-up vs {min(args.worker_list)}", "p50 ms",
          "p99 ms", "errors", "CPU/req µs", "gateway %", "per worker % (min-max)", "mock %",
          "load tool %", "harness %", "others %", f"machine busy % of {ncpu} CPUs",
          "RSS MiB"],
