@@ -99,28 +99,35 @@ class TraceWriter:
     # -- the hot path -----------------------------------------------------------------------
 
     def record(self, trace: Trace) -> None:
-        """Queue a finished trace: never blocks, never raises."""
-        cost = None
-        try:
-            tokens = TokenCounts.of(trace.usage)
-            if self._prices is not None:
-                if trace.cache_hit:
-                    cost = FREE
-                elif trace.usage:
-                    cost = self._prices.cost_of(trace.model or trace.requested_model, tokens)
-            if self._metrics is not None:
-                self._metrics.observe(trace, cost, tokens)
-        except Exception as error:  # a metrics or pricing bug must not fail the request
-            self._log.say("observe", f"cannot price or count trace {trace.id}: {error!r}")
-        if len(self._queue) >= self.capacity:
+        """Queue a finished trace: never blocks, never raises.
+
+        Runs once per request on the event loop, so it only prices, counts and appends; the
+        token counts read here travel with the trace, and the writer does not read them again.
+        """
+        cost = tokens = None
+        prices, metrics = self._prices, self._metrics
+        if prices is not None or metrics is not None:
+            try:
+                tokens = TokenCounts.of(trace.usage)
+                if prices is not None:
+                    if trace.cache_hit:
+                        cost = FREE
+                    elif trace.usage:
+                        cost = prices.cost_of(trace.model or trace.requested_model, tokens)
+                if metrics is not None:
+                    metrics.observe(trace, cost, tokens)
+            except Exception as error:  # a metrics or pricing bug must not fail the request
+                self._log.say("observe", f"cannot price or count trace {trace.id}: {error!r}")
+        queue = self._queue
+        if len(queue) >= self.capacity:
             self.dropped += 1
-            if self._metrics is not None:
-                self._metrics.traces_dropped.inc()
+            if metrics is not None:
+                metrics.traces_dropped.inc()
             self._log.say("overflow", f"trace buffer full ({self.capacity}); dropping traces "
                           f"until the database catches up ({self.dropped} dropped so far)")
             return
-        self._queue.append(RecordedTrace(trace, cost))
-        if len(self._queue) >= self.batch_size:
+        queue.append(RecordedTrace(trace, cost, tokens))
+        if len(queue) >= self.batch_size:
             self._wake.set()
 
     @property

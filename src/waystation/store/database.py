@@ -3,13 +3,16 @@
 Everything above this module writes the same SQLAlchemy Core statements; only what truly differs
 between the two engines lives here: how the URL is spelt, SQLite's pragmas and its transaction
 handling (the sqlite3 driver's legacy mode would autocommit DDL and skip BEGIN before SELECT,
-so SQLAlchemy emits BEGIN itself), and how a migration takes its lock.
+so SQLAlchemy emits BEGIN itself), and how a migration takes its lock. The trace writer's bulk
+batches bypass the async engine on SQLite: they run on `sqlite_worker()`, a plain connection on
+a thread of its own with the same pragmas (see `store/sqlite_worker.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from waystation.errors import GatewayError
+from waystation.store.sqlite_worker import SqliteWorker, sqlite_pragmas
 
 log = logging.getLogger("waystation.store")
 
@@ -51,8 +55,10 @@ def redact_url(url: str) -> str:
 class Database:
     """The engine, plus the facts about it that the stores need."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, busy_timeout: float = 15.0) -> None:
+        """`busy_timeout`: how long an SQLite writer waits for another's lock before failing."""
         self.url = url
+        self.busy_timeout = busy_timeout
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
@@ -60,13 +66,27 @@ class Database:
             self._sqlite_file: Path | None = Path(parsed.database)
         else:
             self._sqlite_file = None
-        self.engine: AsyncEngine = _make_engine(url, self.is_sqlite, echo)
+        self.engine: AsyncEngine = _make_engine(url, self.is_sqlite, echo, busy_timeout)
+        self._sqlite_worker: SqliteWorker | None = None
         self._schema_ready = False
         self._schema_lock = asyncio.Lock()
 
     @property
     def shown_url(self) -> str:
         return redact_url(self.url)
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file (None for PostgreSQL, or an in-memory SQLite database)."""
+        return self._sqlite_file
+
+    def sqlite_worker(self) -> SqliteWorker:
+        """The thread with a plain connection to the SQLite file, made on first use."""
+        if self._sqlite_file is None:
+            raise ValueError(f"{self.shown_url} is not an SQLite file")
+        if self._sqlite_worker is None:
+            self._sqlite_worker = SqliteWorker(self._sqlite_file, busy_timeout=self.busy_timeout)
+        return self._sqlite_worker
 
     def prepare_folder(self) -> None:
         if self._sqlite_file is not None:
@@ -109,17 +129,40 @@ class Database:
             return False
 
     async def close(self) -> None:
+        worker, self._sqlite_worker = self._sqlite_worker, None
+        if worker is not None:
+            await worker.close()
         await self.engine.dispose()
 
 
+# SQLSTATE classes of PostgreSQL errors that say "not now" rather than "not this data":
+# connection exceptions, transaction rollbacks (deadlock, serialization), insufficient
+# resources, operator intervention (shutdown, cannot connect now) and system errors.
+_TRANSIENT_SQLSTATE = frozenset({"08", "40", "53", "57", "58"})
+
+
 def is_transient(error: BaseException) -> bool:
-    """True when trying again later may succeed: the database is down, locked or slow."""
+    """True when trying again later may succeed: the database is down, locked or slow.
+
+    Besides SQLAlchemy's wrapped errors, this knows the drivers' own, which the trace writer's
+    bulk paths raise: sqlite3's (a locked or unopenable file is an OperationalError) and
+    asyncpg's (classified by SQLSTATE; its InterfaceError means the connection is unusable).
+    """
     if isinstance(error, OSError | TimeoutError | ConnectionError | exc.TimeoutError):
         return True
     if isinstance(error, exc.DBAPIError):
         if error.connection_invalidated:
             return True
         return isinstance(error, exc.OperationalError | exc.InterfaceError)
+    if isinstance(error, sqlite3.Error):
+        return isinstance(error, sqlite3.OperationalError)
+    if type(error).__module__.startswith("asyncpg"):
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            return sqlstate[:2] in _TRANSIENT_SQLSTATE or sqlstate == "55P03"  # lock timeout
+        import asyncpg
+
+        return isinstance(error, asyncpg.InterfaceError) and not isinstance(error, ValueError)
     return isinstance(error, StoreUnavailable)
 
 
@@ -137,7 +180,7 @@ async def reachable(db: Database) -> AsyncIterator[None]:
         raise
 
 
-def _make_engine(url: str, is_sqlite: bool, echo: bool) -> AsyncEngine:
+def _make_engine(url: str, is_sqlite: bool, echo: bool, busy_timeout: float) -> AsyncEngine:
     import orjson
 
     def dumps(value: Any) -> str:
@@ -150,16 +193,14 @@ def _make_engine(url: str, is_sqlite: bool, echo: bool) -> AsyncEngine:
             connect_args={"timeout": 5, "command_timeout": 30},
         )
     engine = create_async_engine(url, echo=echo, json_serializer=dumps,
-                                 connect_args={"timeout": 15})
+                                 connect_args={"timeout": busy_timeout})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN (see _on_begin)
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=15000")
+        for pragma in sqlite_pragmas(busy_timeout):
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -1,34 +1,52 @@
 """Write one batch of traces in one transaction: traces, bodies, metadata, contacts, threads.
 
-Contacts and threads are upserted by reading the existing rows of the batch first and merging
-in Python. That is one code path for both engines (their upsert syntaxes and JSON functions
-differ); a race with another process writing the same new contact ends in a unique-key error,
-which the recorder treats like any failed batch: it tries again, and the second time the row
-exists and is merged.
+A batch is the recorder's bulk work, so it bypasses SQLAlchemy's per-statement compiling and
+per-row parameter processing, which would run on the event-loop thread: rows are built as
+tuples in a worker thread (`trace_rows.build_rows`) and sent with the driver's own bulk calls.
+
+- SQLite: the whole batch (rows, statements, commit) is one job on the database's SQLite
+  worker (`Database.sqlite_worker`): one thread hop, plain `executemany` of prepared SQL.
+- PostgreSQL: rows are built in a worker thread, then the asyncpg connection under SQLAlchemy's
+  pool writes them with COPY and `executemany`, so the loop only encodes and sends.
+
+Contacts and threads are read, merged in Python (`trace_merge.merge`, shared by both) and
+written back. A caller may send the same X-Request-ID twice, and a trace's id is its request id
+when that is a ULID, so an id can be taken: the traces are inserted first, and only when an id
+collides is the transaction rolled back and redone with the taken ids renamed. The common batch
+pays no lookup for it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.dialects import postgresql, sqlite
 
 from waystation.store.database import Database
-from waystation.store.ids import new_ulid
-from waystation.store.schema import contact_tags, contacts, threads, trace_bodies, trace_metadata
-from waystation.store.schema import traces as traces_table
+from waystation.store.trace_merge import (
+    CONTACT_COLUMNS,
+    CONTACT_READ,
+    CONTACT_SET,
+    CONTACT_TAG_COLUMNS,
+    THREAD_COLUMNS,
+    THREAD_SET,
+    Upserts,
+    merge,
+)
 from waystation.store.trace_rows import (
-    ContactSeen,
+    BODY_COLUMNS,
+    METADATA_COLUMNS,
+    TRACE_COLUMNS,
     RecordedTrace,
-    ThreadSeen,
+    Row,
     TraceRows,
     build_rows,
-    decode,
-    encode,
-    union_tags,
+    yield_gil,
 )
 
 
@@ -36,6 +54,9 @@ class TraceSink:
     """Where the recorder's batches go: the database."""
 
     def __init__(self, db: Database, *, log_bodies: bool = True) -> None:
+        if db.is_sqlite and db.sqlite_file is None:
+            raise ValueError("traces are written to an SQLite file; an in-memory SQLite "
+                             "database is private to one connection")
         self.db = db
         self.log_bodies = log_bodies
 
@@ -43,83 +64,173 @@ class TraceSink:
         if not items:
             return
         await self.db.ensure_schema()
-        rows = await asyncio.to_thread(build_rows, items, log_bodies=self.log_bodies)
-        async with self.db.transaction(immediate=True) as conn:
-            await _rename_taken_ids(conn, rows)
-            await _upsert_contacts(conn, list(rows.contacts.values()))
-            await _upsert_threads(conn, list(rows.threads.values()))
-            await conn.execute(traces_table.insert(), rows.traces)
-            if rows.bodies:
-                await conn.execute(trace_bodies.insert(), rows.bodies)
-            if rows.metadata:
-                await conn.execute(trace_metadata.insert(), rows.metadata)
+        if self.db.is_sqlite:
+            await self.db.sqlite_worker().run(
+                partial(_write_sqlite, items=list(items), log_bodies=self.log_bodies))
+            return
+        rows = await asyncio.to_thread(
+            build_rows, items, log_bodies=self.log_bodies, pause=yield_gil)
+        async with self.db.engine.connect() as conn:
+            pg: Any = (await conn.get_raw_connection()).driver_connection  # asyncpg's
+            try:
+                await _write_postgres(pg, rows)
+            except BaseException:
+                # SQLAlchemy did not see this transaction; a connection it would not know to
+                # be broken or still inside it must not go back to the pool
+                if pg.is_closed() or pg.is_in_transaction():
+                    await conn.invalidate()
+                raise
 
 
-async def _rename_taken_ids(conn: AsyncConnection, rows: TraceRows) -> None:
-    """A caller may send the same X-Request-ID twice; the second trace gets an id of its own."""
-    ids = [row["id"] for row in rows.traces]
-    taken = set((await conn.execute(
-        select(traces_table.c.id).where(traces_table.c.id.in_(ids)))).scalars())
-    for row in list(rows.traces):
-        if row["id"] in taken:
-            rows.rename(row["id"], new_ulid(row["created"]))
+@dataclass(frozen=True, slots=True)
+class _Sql:
+    """The batch's statements in one engine's SQL, made once from the column orders."""
+
+    insert_traces: str
+    insert_bodies: str
+    insert_metadata: str
+    insert_contacts: str
+    update_contacts: str
+    delete_tags: str
+    insert_tags: str
+    insert_threads: str
+    update_threads: str
+
+    @classmethod
+    def make(cls, quote: Callable[[str], str], mark: Callable[[int], str]) -> _Sql:
+        def insert(table: str, columns: tuple[str, ...]) -> str:
+            return (f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "
+                    f"VALUES ({', '.join(mark(i) for i in range(1, len(columns) + 1))})")
+
+        def update(table: str, columns: tuple[str, ...]) -> str:
+            sets = ", ".join(f"{quote(c)} = {mark(i)}" for i, c in enumerate(columns, 1))
+            return f"UPDATE {table} SET {sets} WHERE id = {mark(len(columns) + 1)}"
+
+        return cls(
+            insert_traces=insert("traces", TRACE_COLUMNS),
+            insert_bodies=insert("trace_bodies", BODY_COLUMNS),
+            insert_metadata=insert("trace_metadata", METADATA_COLUMNS),
+            insert_contacts=insert("contacts", CONTACT_COLUMNS),
+            update_contacts=update("contacts", CONTACT_SET),
+            delete_tags=f"DELETE FROM contact_tags WHERE contact_id = {mark(1)}",
+            insert_tags=insert("contact_tags", CONTACT_TAG_COLUMNS),
+            insert_threads=insert("threads", THREAD_COLUMNS),
+            update_threads=update("threads", THREAD_SET),
+        )
+
+    def upserts(self, planned: Upserts) -> list[tuple[str, list[Row]]]:
+        """The contact and thread statements with their rows, in the order they must run."""
+        return [
+            (self.insert_contacts, planned.new_contacts),
+            (self.update_contacts, planned.changed_contacts),
+            (self.delete_tags, planned.retagged),
+            (self.insert_tags, planned.tags),
+            (self.insert_threads, planned.new_threads),
+            (self.update_threads, planned.changed_threads),
+        ]
 
 
-async def _upsert_contacts(conn: AsyncConnection, seen: list[ContactSeen]) -> None:
-    if not seen:
-        return
-    found = {
-        row.external_id: row
-        for row in (await conn.execute(select(contacts).where(
-            contacts.c.external_id.in_([s.external_id for s in seen])))).all()
-    }
-    for entry in seen:
-        row = found.get(entry.external_id)
-        if row is None:
-            contact_id = new_ulid(entry.first)
-            await conn.execute(contacts.insert().values(
-                id=contact_id, external_id=entry.external_id, tags=encode(entry.tags or []),
-                metadata=encode(entry.metadata or {}), created=entry.first, updated=entry.last,
-                **entry.fields))
-            await _set_tags(conn, contact_id, entry.tags or [])
+_SQLITE = _Sql.make(sqlite.dialect().identifier_preparer.quote, lambda _i: "?")
+_POSTGRES = _Sql.make(postgresql.dialect().identifier_preparer.quote, lambda i: f"${i}")
+_CONTACT_READ = ", ".join(CONTACT_READ)
+_THREAD_READ = ", ".join(THREAD_COLUMNS)
+
+
+# -- SQLite: one job on the worker thread -----------------------------------------------------
+
+
+def _write_sqlite(conn: sqlite3.Connection, *, items: list[RecordedTrace],
+                  log_bodies: bool) -> None:
+    """Build the rows and write them in one transaction (the worker rolls back on failure)."""
+    rows = build_rows(items, log_bodies=log_bodies, pause=yield_gil)
+    conn.execute("BEGIN IMMEDIATE")
+    skip_taken = _SQLITE.insert_traces + " ON CONFLICT (id) DO NOTHING"
+    if conn.executemany(skip_taken, rows.traces).rowcount != len(rows.traces):
+        # Some id is taken. The write lock is held from BEGIN IMMEDIATE on, so once the taken
+        # ids are renamed nothing can take the new ones before the commit.
+        conn.rollback()
+        conn.execute("BEGIN IMMEDIATE")
+        rows.rename({r[0] for r in _sqlite_found(conn, "SELECT id FROM traces", "id", rows.ids)})
+        conn.executemany(_SQLITE.insert_traces, rows.traces)
+    _sqlite_many(conn, _SQLITE.insert_bodies, rows.bodies)
+    _sqlite_many(conn, _SQLITE.insert_metadata, rows.metadata)
+    if rows.contacts or rows.threads:
+        planned = merge(
+            rows.contacts.values(),
+            _sqlite_found(conn, f"SELECT {_CONTACT_READ} FROM contacts", "external_id",
+                          list(rows.contacts)),
+            rows.threads.values(),
+            _sqlite_found(conn, f"SELECT {_THREAD_READ} FROM threads", "id", list(rows.threads)))
+        for sql, values in _SQLITE.upserts(planned):
+            _sqlite_many(conn, sql, values)
+    conn.commit()
+
+
+def _sqlite_many(conn: sqlite3.Connection, sql: str, values: list[Row]) -> None:
+    if values:
+        conn.executemany(sql, values)
+
+
+def _sqlite_found(conn: sqlite3.Connection, select: str, column: str,
+                  keys: list[str]) -> list[Row]:
+    """The rows of `select` whose `column` is one of `keys` (for a batch: at most a few hundred)."""
+    if not keys:
+        return []
+    marks = ", ".join("?" * len(keys))
+    found: list[Row] = conn.execute(f"{select} WHERE {column} IN ({marks})", keys).fetchall()
+    return found
+
+
+# -- PostgreSQL: asyncpg under SQLAlchemy's pool ----------------------------------------------
+
+
+class _IdTaken(Exception):
+    """A trace id of the batch is stored already (raised to roll the transaction back)."""
+
+
+async def _write_postgres(pg: Any, rows: TraceRows) -> None:
+    """Write the batch on `pg` (an asyncpg connection) in one transaction of its own.
+
+    Should an id be taken, the transaction is redone with it renamed; another writer could
+    take a new id in between only by a ULID collision, so a third try is a real error.
+    """
+    import asyncpg
+
+    for attempt in range(3):
+        try:
+            async with pg.transaction():
+                if attempt:
+                    found = await pg.fetch("SELECT id FROM traces WHERE id = ANY($1)", rows.ids)
+                    rows.rename({r[0] for r in found})
+                try:
+                    await pg.copy_records_to_table(
+                        "traces", records=rows.traces, columns=TRACE_COLUMNS)
+                except asyncpg.UniqueViolationError as error:
+                    if attempt == 2:
+                        raise
+                    raise _IdTaken from error
+                await _postgres_rest(pg, rows)
+            return
+        except _IdTaken:
             continue
-        changes: dict[str, Any] = {
-            k: v for k, v in entry.fields.items() if getattr(row, k) != v}
-        if entry.tags is not None and entry.tags != (decode(row.tags) or []):
-            changes["tags"] = encode(entry.tags)
-            await _set_tags(conn, row.id, entry.tags)
-        if entry.metadata:
-            merged = {**(decode(row.metadata) or {}), **entry.metadata}
-            if merged != decode(row.metadata):
-                changes["metadata"] = encode(merged)
-        if changes:
-            changes["updated"] = max(row.updated, entry.last)
-            await conn.execute(update(contacts).where(contacts.c.id == row.id).values(**changes))
 
 
-async def _set_tags(conn: AsyncConnection, contact_id: str, tags: list[str]) -> None:
-    await conn.execute(delete(contact_tags).where(contact_tags.c.contact_id == contact_id))
-    if tags:
-        await conn.execute(contact_tags.insert(),
-                           [{"contact_id": contact_id, "tag": t} for t in tags])
-
-
-async def _upsert_threads(conn: AsyncConnection, seen: list[ThreadSeen]) -> None:
-    if not seen:
+async def _postgres_rest(pg: Any, rows: TraceRows) -> None:
+    if rows.bodies:
+        await pg.copy_records_to_table("trace_bodies", records=rows.bodies, columns=BODY_COLUMNS)
+    if rows.metadata:
+        await pg.copy_records_to_table(
+            "trace_metadata", records=rows.metadata, columns=METADATA_COLUMNS)
+    if not (rows.contacts or rows.threads):
         return
-    found = {
-        row.id: row
-        for row in (await conn.execute(select(threads).where(
-            threads.c.id.in_([s.id for s in seen])))).all()
-    }
-    for entry in seen:
-        row = found.get(entry.id)
-        if row is None:
-            await conn.execute(threads.insert().values(
-                id=entry.id, tags=encode(entry.tags), first_seen=entry.first,
-                last_seen=entry.last))
-            continue
-        tags = union_tags(decode(row.tags) or [], entry.tags)
-        await conn.execute(update(threads).where(threads.c.id == row.id).values(
-            tags=encode(tags), first_seen=min(row.first_seen, entry.first),
-            last_seen=max(row.last_seen, entry.last)))
+    stored_contacts = await pg.fetch(
+        f"SELECT {_CONTACT_READ} FROM contacts WHERE external_id = ANY($1)", list(rows.contacts)
+    ) if rows.contacts else []
+    stored_threads = await pg.fetch(
+        f"SELECT {_THREAD_READ} FROM threads WHERE id = ANY($1)", list(rows.threads)
+    ) if rows.threads else []
+    planned = await asyncio.to_thread(
+        merge, rows.contacts.values(), stored_contacts, rows.threads.values(), stored_threads)
+    for sql, values in _POSTGRES.upserts(planned):
+        if values:
+            await pg.executemany(sql, values)

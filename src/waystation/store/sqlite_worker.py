@@ -1,0 +1,79 @@
+"""A plain sqlite3 connection on a thread of its own, for bulk work that must not touch the loop.
+
+The async engine runs every statement through SQLAlchemy on the event-loop thread and hops to
+aiosqlite's thread once per statement. For the trace writer's batches that is most of their cost,
+so the batch is instead handed whole to this worker: one hop, then row building, statements and
+commit all run here. One thread (a single-worker executor) owns the connection, so it is never
+shared between threads, and jobs run one at a time in the order they were given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def sqlite_pragmas(busy_timeout: float) -> tuple[str, ...]:
+    """The pragmas of every connection, async or not: WAL, so readers never wait for writers."""
+    return ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+            f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+
+
+class SqliteWorker:
+    """Runs `fn(connection)` jobs on one thread that owns one connection to `path`."""
+
+    def __init__(self, path: Path, *, busy_timeout: float) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the worker thread; a transaction it leaves open is rolled back."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="waystation-sqlite")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn)
+
+    async def close(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
+        executor.shutdown(wait=False)
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._connect()
+        try:
+            return fn(conn)
+        finally:
+            if conn.in_transaction:
+                try:
+                    conn.rollback()
+                except sqlite3.Error:  # the connection is unusable: the next job opens another
+                    self._disconnect()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # autocommit mode: the jobs say BEGIN IMMEDIATE themselves, as the async engine does
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            try:
+                for pragma in sqlite_pragmas(self.busy_timeout):
+                    conn.execute(pragma)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
