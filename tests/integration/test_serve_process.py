@@ -116,6 +116,42 @@ def test_first_start_creates_a_key_prints_it_once_and_never_serves_open(
     assert chat(again.url, key).status_code == 200
 
 
+def test_workers_are_separate_processes_that_all_serve(
+        serve: object, tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-workers",
+                   WAYSTATION_WORKERS="2", WAYSTATION_LOG_FORMAT="json")
+    server = serve(env)  # type: ignore[operator]
+    deadline = time.monotonic() + 20
+    ready: set[int] = set()
+    while len(ready) < 2 and time.monotonic() < deadline:
+        ready = {json.loads(ln)["pid"] for ln in list(server.lines) if ln.startswith("{")
+                 and "Application startup complete" in ln}
+        time.sleep(0.05)
+    assert len(ready) == 2, server.lines
+    assert server.proc.pid not in ready  # the supervisor only supervises
+    with httpx.Client(timeout=30) as client:
+        for _ in range(10):
+            resp = client.post(f"{server.url}/v1/chat/completions",
+                               headers={"Authorization": "Bearer ws-master-workers"},
+                               json={"model": "openai/gpt-4o-mini",
+                                     "messages": [{"role": "user", "content": "hi"}]})
+            assert resp.status_code == 200
+    assert server.stop() == 0
+
+
+def test_served_workers_collect_garbage_rarely_and_ignore_start_up_objects(
+        tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    code = ("import gc\n"
+            "from waystation.server.factory import GC_THRESHOLDS, build\n"
+            "build()\n"
+            "assert gc.get_threshold() == GC_THRESHOLDS, gc.get_threshold()\n"
+            "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n")
+    env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-gc")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
 def test_keys_cli_create_list_revoke_and_the_server_follows(
         serve: object, tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master")

@@ -17,6 +17,7 @@ class JSONFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": record.process,  # which worker, with `--workers N`
             "message": record.getMessage(),
         }
         fields = getattr(record, "fields", None)

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import gc
+
 from waystation.config.settings import load_settings
 from waystation.observe.logs import configure_logging
 from waystation.server.app import Gateway, create_app
+
+# Collect the youngest generation every 10,000 net allocations instead of 700: a request makes
+# a few thousand short-lived objects, and at the default the collector ran several times per
+# request and, by promoting live request objects, set off costly full collections (measured in
+# bench/RESULTS.md: about +25 % throughput at c=64 and a shorter p99).
+GC_THRESHOLDS = (10_000, 20, 20)
 
 
 def build() -> Gateway:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_gc()
+    return app
+
+
+def tune_gc() -> None:
+    """Move everything alive after start-up (modules, tables, the app) out of the collector's
+    sight for good, and collect less often: serving creates garbage, rarely cycles."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
