@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE))
 import harness as h  # noqa: E402
 import loadgen  # noqa: E402
 import run  # noqa: E402
-from procstats import memory_kib  # noqa: E402
+from procstats import cpu_seconds, memory_kib  # noqa: E402
 
 log = h.log
 now = time.perf_counter
@@ -105,6 +105,7 @@ async def _poll(url: str, payload: bytes, t0: float, deadline: float, interval: 
 def one_start(args: argparse.Namespace, mock: run.Server, home: Path, kind: str, i: int
               ) -> dict[str, Any]:
     target_key = args.key
+    a = h.cpu_snapshot(None, mock.pid)
     t0 = now()
     server = run.spawn_gateway(args, args.out, mock, args.gw_cpus, home,
                                extra_env=args.extra_env, log_name="starts.log", quiet=True)
@@ -124,6 +125,8 @@ def one_start(args: argparse.Namespace, mock: run.Server, home: Path, kind: str,
             return await asyncio.gather(hp, cp)  # type: ignore[return-value]
 
         (health_s, _), (chat_s, attempts) = asyncio.run(both())
+        gw_cpu = cpu_seconds(server.pid)  # all of it was spent starting (and one request)
+        b = h.cpu_snapshot(None, mock.pid)
         rss = memory_kib(server.pid)["rss_kib"] / 1024
     finally:
         t_stop = now()
@@ -134,9 +137,18 @@ def one_start(args: argparse.Namespace, mock: run.Server, home: Path, kind: str,
                          f"see {server.log_path}")
     rec = {"kind": kind, "i": i, "health_ms": round(health_s * 1000, 1) if health_s else None,
            "first_completion_ms": round(chat_s * 1000, 1), "stop_ms": round(stop_s * 1000, 1),
-           "attempts": attempts, "rss_mib": round(rss, 1), "exit": server.proc.returncode}
+           "attempts": attempts, "rss_mib": round(rss, 1), "exit": server.proc.returncode,
+           "gateway_cpu_ms": round(gw_cpu * 1000, 1)}
+    wall = b["t"] - a["t"]
+    if args.gateway_cpus:  # busy time of the gateway's CPU beyond the gateway
+        busy = sum(b["busy"][c] - a["busy"][c] for c in args.gateway_cpus)
+        rec["others_cpu_pct"] = round(max(0.0, busy - gw_cpu) / wall * 100, 1)
+    else:  # the machine's busy time beyond the gateway, the mock and this process's polling
+        rec["others_cpu_pct"] = round(
+            max(0.0, h.cpu_delta(a, b)["others_cpu_s"] - gw_cpu) / wall * 100, 1)
     log(f"  start {i + 1} {kind:6}: /health {rec['health_ms']} ms, first completion "
-        f"{rec['first_completion_ms']} ms, stop {rec['stop_ms']} ms")
+        f"{rec['first_completion_ms']} ms, stop {rec['stop_ms']} ms, gateway CPU "
+        f"{rec['gateway_cpu_ms']} ms, others {rec['others_cpu_pct']}%")
     return rec
 
 
@@ -168,7 +180,7 @@ def start_summary(starts: list[dict[str, Any]]) -> dict[str, Any]:
         if not rows:
             continue
         out[kind] = {"n": len(rows)}
-        for key in ("health_ms", "first_completion_ms", "stop_ms"):
+        for key in ("health_ms", "first_completion_ms", "stop_ms", "gateway_cpu_ms"):
             vals = [s[key] for s in rows if s[key] is not None]
             out[kind][key] = {"median": round(statistics.median(vals), 1) if vals else None,
                               "max": max(vals) if vals else None}
@@ -180,15 +192,29 @@ def start_summary(starts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
-    f = h.fmt
     cfg = result["config"]
-    out = [f"# Waystation lifecycle: memory over {cfg['requests']:,} requests, cold start "
-           f"({result['started']})", ""]
+    parts = ([f"memory over {cfg['requests']:,} requests"] if result["memory"] else []) + (
+        ["cold start"] if result["starts"] else [])
+    out = [f"# Waystation lifecycle: {', '.join(parts)} ({result['started']})", ""]
     out.append(
         f"{h.placement_text(args)} Mock upstream answering at once; traces on (SQLite) unless "
         f"--gateway-env says otherwise ({cfg['gateway_env'] or 'no extra env'})."
     )
-    out += ["", "## Memory", ""]
+    if result["memory"]:
+        out += memory_section(result)
+    if result["starts"]:
+        out += starts_section(result)
+    out += ["Server logs (at warning level a healthy gateway writes nothing):", ""]
+    out += h.log_summary([args.out / "gateway.log", args.out / "starts.log",
+                          args.out / "mock.log"])
+    out += ["", *h.environment_lines(result)]
+    return "\n".join(out)
+
+
+def memory_section(result: dict[str, Any]) -> list[str]:
+    f = h.fmt
+    cfg = result["config"]
+    out = ["", "## Memory", ""]
     out.append(
         f"RSS of the gateway's process tree after start: {f(result['rss_after_start_mib'])} MiB; "
         f"after {cfg['warmup']:g} s of load per mode at c=16: "
@@ -216,7 +242,13 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
         f"Trace rows in SQLite after the flush: {tr['rows']} of {tr['sent']:,} requests sent "
         f"(checks, warm-up and the runs above; wrk's warm-up leaves a few uncounted in flight)."
     )
-    out += ["", "## Cold start", ""]
+    return out
+
+
+def starts_section(result: dict[str, Any]) -> list[str]:
+    f = h.fmt
+    cfg = result["config"]
+    out = ["", "## Cold start", ""]
     out.append(
         f"From spawning `waystation serve` (pinned as above, the first fork included) to the "
         f"first `/health` 200 and to the first chat completion answered 200 with a choice, "
@@ -230,20 +262,26 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
     for kind, s in sm.items():
         rows.append([kind, s["n"], f(s["health_ms"]["median"]), f(s["health_ms"]["max"]),
                      f(s["first_completion_ms"]["median"]), f(s["first_completion_ms"]["max"]),
-                     f(s["stop_ms"]["median"]), f(s["stop_ms"]["max"])])
+                     f(s["gateway_cpu_ms"]["median"]), f(s["stop_ms"]["median"]),
+                     f(s["stop_ms"]["max"])])
     out += h.table(["home", "starts", "/health median ms", "/health max ms",
-                    "first completion median ms", "first completion max ms", "stop median ms",
-                    "stop max ms"], rows)
-    out += h.table(["start", "home", "/health ms", "first completion ms", "stop ms",
-                    "exit status", "RSS MiB"], [
-        [s["i"] + 1, s["kind"], f(s["health_ms"]), f(s["first_completion_ms"]), f(s["stop_ms"]),
-         s["exit"], f(s["rss_mib"])] for s in result["starts"]
-    ], "rlrrrrr")
-    out += ["Server logs (at warning level a healthy gateway writes nothing):", ""]
-    out += h.log_summary([args.out / "gateway.log", args.out / "starts.log",
-                          args.out / "mock.log"])
-    out += ["", *h.environment_lines(result)]
-    return "\n".join(out)
+                    "first completion median ms", "first completion max ms",
+                    "gateway CPU median ms", "stop median ms", "stop max ms"], rows)
+    out.append(
+        "Gateway CPU = CPU time the gateway's process had used by its first completion: "
+        "unlike the wall-clock times it barely depends on what else runs on the machine. "
+        "Others % = CPU time other processes took on the gateway's CPU during the start (not "
+        "pinned: on the whole machine, beyond the gateway, the mock and the polling), in % of "
+        "one core; when it is high, the wall-clock times are too."
+    )
+    out.append("")
+    out += h.table(["start", "home", "/health ms", "first completion ms", "gateway CPU ms",
+                    "others %", "stop ms", "exit status", "RSS MiB"], [
+        [s["i"] + 1, s["kind"], f(s["health_ms"]), f(s["first_completion_ms"]),
+         f(s["gateway_cpu_ms"]), f(s["others_cpu_pct"], 0), f(s["stop_ms"]), s["exit"],
+         f(s["rss_mib"])] for s in result["starts"]
+    ], "rlrrrrrrr")
+    return out
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
