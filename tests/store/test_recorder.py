@@ -56,15 +56,28 @@ async def no_wait(_delay: float) -> None:
     await asyncio.sleep(0)
 
 
-async def test_batches_are_cut_at_the_batch_size() -> None:
+async def test_batches_are_cut_at_the_largest_batch() -> None:
     sink = Sink()
-    writer = TraceWriter(sink, batch_size=3)
+    writer = TraceWriter(sink, batch_size=2, max_batch=3)
     traces = [sample.trace() for _ in range(7)]
     for t in traces:
         writer.record(t)
     assert await writer.flush()
     assert [len(b) for b in sink.batches] == [3, 3, 1]
     assert sink.written == [t.id for t in traces]
+
+
+async def test_a_writer_behind_catches_up_in_large_batches() -> None:
+    sink = Sink()
+    writer = TraceWriter(sink, batch_size=2, max_batch=50, interval=3600)
+    traces = [sample.trace() for _ in range(120)]
+    for t in traces:  # nothing runs the writer meanwhile: it has fallen 120 traces behind
+        writer.record(t)
+    writer.start()
+    assert await writer.flush()
+    assert [len(b) for b in sink.batches] == [50, 50, 20]
+    assert sink.written == [t.id for t in traces]
+    await writer.close()
 
 
 async def test_a_full_buffer_drops_counts_and_logs_once(caplog: pytest.LogCaptureFixture) -> None:

@@ -131,6 +131,27 @@ async def test_a_reused_id_is_renamed_in_the_body_and_metadata_rows(store: Store
     assert (await store.traces.get(renamed))["request_id"] == one.id
 
 
+async def test_a_batch_larger_than_one_insert_statement_is_stored_whole(
+        tmp_path: Path) -> None:
+    """Rows go in multi-row INSERTs of at most 500 rows: 1,201 traces take three of each, and
+    an id already taken in the last statement still renames only that trace."""
+    store = Store.open(f"sqlite+aiosqlite:///{tmp_path / 'big.db'}")
+    taken = sample.trace(metadata={"n": "first"})
+    await store.sink.write([RecordedTrace(taken)])
+    items = [RecordedTrace(sample.trace(metadata={"n": str(i), "even": str(i % 2 == 0)}))
+             for i in range(1_200)]
+    items.append(RecordedTrace(sample.trace(id=taken.id, metadata={"n": "again"})))
+    await store.sink.write(items)
+    stored = await read_back(store.db)
+    ids = {r["id"] for r in stored["traces"]}
+    assert len(ids) == 1_202 and {t.trace.id for t in items[:-1]} <= ids and taken.id in ids
+    assert len(stored["trace_bodies"]) == 1_202
+    values = {r["value"] for r in stored["trace_metadata"] if r["key"] == "n"}
+    assert values == {"first", "again"} | {str(i) for i in range(1_200)}
+    assert len(stored["trace_metadata"]) == 1 + 2 * 1_200 + 1
+    await store.db.close()
+
+
 async def test_a_locked_database_is_waited_out_and_nothing_is_lost(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
     store = Store.open(f"sqlite+aiosqlite:///{path}")

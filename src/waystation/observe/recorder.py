@@ -2,12 +2,14 @@
 
 `record()` is called by the chat route for every request. It prices the trace, bumps the
 metrics and appends to a bounded in-memory buffer; it never waits and never raises. A background
-task writes the buffer in batches (up to `batch_size`, or whatever is there every `interval`),
-each in one transaction. While the database is down or slow, a failed batch is retried with
-exponential backoff and new traces keep accumulating in the buffer: nothing that fits is lost,
-and serving never slows. Only when the buffer is full are new traces dropped, counted and
-logged (at most once every few seconds). A batch the database refuses for its data (not for
-being unreachable) is split, so one bad trace cannot hold the others back.
+task writes the buffer in batches (woken by `batch_size` traces, or every `interval`), each in
+one transaction; a writer that has fallen behind writes up to `max_batch` at once, so it catches
+up instead of paying a transaction per few hundred traces while the buffer fills. While the
+database is down or slow, a failed batch is retried with exponential backoff and new traces
+keep accumulating in the buffer: nothing that fits is lost, and serving never slows. Only
+when the buffer is full are new traces dropped, counted and logged (at most once every few
+seconds). A batch the database refuses for its data (not for being unreachable) is split, so
+one bad trace cannot hold the others back.
 
 At shutdown, `close()` writes what is queued, within a time bound.
 """
@@ -69,6 +71,7 @@ class TraceWriter:
         exporter: SpanExporter | None = None,
         capacity: int = 10_000,
         batch_size: int = 200,
+        max_batch: int = 2_000,
         interval: float = 0.5,
         backoff: tuple[float, float] = (0.5, 30.0),
         transient: Callable[[BaseException], bool] = is_transient,
@@ -80,6 +83,7 @@ class TraceWriter:
         self._exporter = exporter
         self.capacity = capacity
         self.batch_size = batch_size
+        self.max_batch = max(batch_size, max_batch)
         self.interval = interval
         self._backoff = backoff
         self._transient = transient
@@ -198,7 +202,7 @@ class TraceWriter:
 
     async def _drain_once(self) -> bool:
         """Write one batch; False when shutdown gave it up (it goes back to the queue)."""
-        batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+        batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
         self._inflight = len(batch)
         done = False
         try:

@@ -138,22 +138,24 @@ _THREAD_READ = ", ".join(THREAD_COLUMNS)
 
 # -- SQLite: one job on the worker thread -----------------------------------------------------
 
+_ROWS_PER_INSERT = 500
+
 
 def _write_sqlite(conn: sqlite3.Connection, *, items: list[RecordedTrace],
                   log_bodies: bool) -> None:
     """Build the rows and write them in one transaction (the worker rolls back on failure)."""
     rows = build_rows(items, log_bodies=log_bodies, pause=yield_gil)
     conn.execute("BEGIN IMMEDIATE")
-    skip_taken = _SQLITE.insert_traces + " ON CONFLICT (id) DO NOTHING"
-    if conn.executemany(skip_taken, rows.traces).rowcount != len(rows.traces):
+    if _sqlite_insert(conn, _SQLITE.insert_traces, rows.traces,
+                      " ON CONFLICT (id) DO NOTHING") != len(rows.traces):
         # Some id is taken. The write lock is held from BEGIN IMMEDIATE on, so once the taken
         # ids are renamed nothing can take the new ones before the commit.
         conn.rollback()
         conn.execute("BEGIN IMMEDIATE")
         rows.rename({r[0] for r in _sqlite_found(conn, "SELECT id FROM traces", "id", rows.ids)})
-        conn.executemany(_SQLITE.insert_traces, rows.traces)
-    _sqlite_many(conn, _SQLITE.insert_bodies, rows.bodies)
-    _sqlite_many(conn, _SQLITE.insert_metadata, rows.metadata)
+        _sqlite_insert(conn, _SQLITE.insert_traces, rows.traces)
+    _sqlite_insert(conn, _SQLITE.insert_bodies, rows.bodies)
+    _sqlite_insert(conn, _SQLITE.insert_metadata, rows.metadata)
     if rows.contacts or rows.threads:
         planned = merge(
             rows.contacts.values(),
@@ -164,6 +166,28 @@ def _write_sqlite(conn: sqlite3.Connection, *, items: list[RecordedTrace],
         for sql, values in _SQLITE.upserts(planned):
             _sqlite_many(conn, sql, values)
     conn.commit()
+
+
+def _sqlite_insert(conn: sqlite3.Connection, insert_one: str, rows: list[Row],
+                   suffix: str = "") -> int:
+    """Insert `rows` with multi-row INSERTs; the number of rows inserted.
+
+    sqlite3 releases the GIL around every statement step, and taking it back from a busy event
+    loop can cost a whole switch interval (5 ms) when the threads run on different cores: one
+    step per row made a batch of a few hundred traces take seconds and the buffer overflow.
+    One statement per `_ROWS_PER_INSERT` rows makes that a handful of steps per batch.
+    """
+    if not rows:
+        return 0
+    head, _, group = insert_one.partition(" VALUES ")
+    variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 999 before SQLite 3.32
+    per = max(1, min(_ROWS_PER_INSERT, variables // len(rows[0])))
+    inserted = 0
+    for start in range(0, len(rows), per):
+        part = rows[start:start + per]
+        sql = f"{head} VALUES {', '.join([group] * len(part))}{suffix}"
+        inserted += conn.execute(sql, [value for row in part for value in row]).rowcount
+    return inserted
 
 
 def _sqlite_many(conn: sqlite3.Connection, sql: str, values: list[Row]) -> None:
