@@ -75,6 +75,9 @@ class Executor:
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
+            # a provider's cookies (load-balancer affinity, bot checks) must not travel from one
+            # caller's request to another's; no jar also skips its work on every request
+            cookie_jar=aiohttp.DummyCookieJar(),
             # connect bounds reaching the provider; sock_read every wait for bytes from it (the
             # status line and headers included), so no request needs a timer of its own
             timeout=aiohttp.ClientTimeout(
