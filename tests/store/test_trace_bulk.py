@@ -133,7 +133,7 @@ async def test_a_reused_id_is_renamed_in_the_body_and_metadata_rows(store: Store
 
 async def test_a_batch_larger_than_one_insert_statement_is_stored_whole(
         tmp_path: Path) -> None:
-    """Rows go in multi-row INSERTs of at most 500 rows: 1,201 traces take three of each, and
+    """Rows go in multi-row INSERTs of at most 256 rows: 1,201 traces take several, and
     an id already taken in the last statement still renames only that trace."""
     store = Store.open(f"sqlite+aiosqlite:///{tmp_path / 'big.db'}")
     taken = sample.trace(metadata={"n": "first"})

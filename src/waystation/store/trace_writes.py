@@ -138,7 +138,7 @@ _THREAD_READ = ", ".join(THREAD_COLUMNS)
 
 # -- SQLite: one job on the worker thread -----------------------------------------------------
 
-_ROWS_PER_INSERT = 500
+_ROWS_PER_INSERT = 256  # a power of two: see _sqlite_insert
 
 
 def _write_sqlite(conn: sqlite3.Connection, *, items: list[RecordedTrace],
@@ -175,17 +175,21 @@ def _sqlite_insert(conn: sqlite3.Connection, insert_one: str, rows: list[Row],
     sqlite3 releases the GIL around every statement step, and taking it back from a busy event
     loop can cost a whole switch interval (5 ms) when the threads run on different cores: one
     step per row made a batch of a few hundred traces take seconds and the buffer overflow.
-    One statement per `_ROWS_PER_INSERT` rows makes that a handful of steps per batch.
+    Statements of up to `_ROWS_PER_INSERT` rows make that a handful of steps per batch. Their
+    row counts are powers of two, so the connection's statement cache holds a few statements
+    per table instead of one large prepared statement for every batch size it has seen.
     """
     if not rows:
         return 0
     head, _, group = insert_one.partition(" VALUES ")
     variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 999 before SQLite 3.32
-    per = max(1, min(_ROWS_PER_INSERT, variables // len(rows[0])))
-    inserted = 0
-    for start in range(0, len(rows), per):
-        part = rows[start:start + per]
-        sql = f"{head} VALUES {', '.join([group] * len(part))}{suffix}"
+    most = min(_ROWS_PER_INSERT, variables // len(rows[0]))
+    inserted = start = 0
+    while start < len(rows):
+        size = 1 << (min(most, len(rows) - start).bit_length() - 1)
+        part = rows[start:start + size]
+        start += size
+        sql = f"{head} VALUES {', '.join([group] * size)}{suffix}"
         inserted += conn.execute(sql, [value for row in part for value in row]).rowcount
     return inserted
 
