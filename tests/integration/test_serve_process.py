@@ -139,6 +139,66 @@ def test_workers_are_separate_processes_that_all_serve(
     assert server.stop() == 0
 
 
+def worker_pids(server: Served, count: int) -> set[int]:
+    """The pids of the workers whose start-up completed, once `count` of them have."""
+    deadline = time.monotonic() + 30
+    ready: set[int] = set()
+    while len(ready) < count and time.monotonic() < deadline:
+        ready = {json.loads(ln)["pid"] for ln in list(server.lines) if ln.startswith("{")
+                 and "Application startup complete" in ln}
+        time.sleep(0.05)
+    assert len(ready) >= count, server.lines
+    return ready
+
+
+def test_new_connections_are_spread_over_the_workers(
+        serve: object, tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    """Every worker listens on a socket of its own (SO_REUSEPORT) and new connections reach
+    all of them."""
+    env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-spread",
+                   WAYSTATION_WORKERS="2", WAYSTATION_LOG_FORMAT="json",
+                   WAYSTATION_LOG_LEVEL="info")
+    server = serve(env)  # type: ignore[operator]
+    workers = worker_pids(server, 2)
+    for _ in range(40):  # a new connection each: all 40 on one worker has odds of 2 in 2**40
+        assert chat(server.url, "ws-master-spread").status_code == 200
+    time.sleep(0.5)
+    answered = {json.loads(ln)["pid"] for ln in list(server.lines) if ln.startswith("{")
+                and '"path": "/v1/chat/completions"' in ln.replace('":"', '": "')}
+    assert answered == workers, server.lines[-10:]
+    assert server.stop() == 0
+
+
+def test_a_worker_that_dies_is_replaced_and_serving_goes_on(
+        serve: object, tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-dies",
+                   WAYSTATION_WORKERS="2", WAYSTATION_LOG_FORMAT="json")
+    server = serve(env)  # type: ignore[operator]
+    first = worker_pids(server, 2)
+    victim = min(first)
+    os.kill(victim, signal.SIGKILL)
+    now = worker_pids(server, 3)  # the replacement has started
+    assert victim in now and len(now - first) == 1
+    for _ in range(10):
+        assert chat(server.url, "ws-master-dies").status_code == 200
+    assert any("exited" in ln and str(victim) in ln for ln in server.lines)
+    assert server.stop() == 0
+
+
+def test_a_taken_port_is_one_clear_line_with_several_workers(
+        tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-taken",
+                   WAYSTATION_WORKERS="2")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli(env, "serve", "--host", "127.0.0.1", "--port", str(port))
+    assert done.returncode == 1
+    assert done.stderr.strip().startswith(f"error: cannot listen on 127.0.0.1:{port}")
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
 def test_served_workers_collect_garbage_rarely_and_ignore_start_up_objects(
         tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     code = ("import gc\n"

@@ -15,6 +15,8 @@ from waystation.cli.db import db_app, open_database
 from waystation.cli.kb import kb_app
 from waystation.cli.prompts import prompts_app
 from waystation.config.settings import ConfigError, Settings, load_settings
+from waystation.observe.logs import configure_logging
+from waystation.server.workers import Supervisor, bind, reuse_port_supported
 from waystation.store.keys import KeyRecord, KeyStore
 
 app = typer.Typer(help="Waystation, a self-hosted AI gateway.", no_args_is_help=True)
@@ -72,27 +74,35 @@ def serve(
     settings = _settings()
     _ensure_a_key(settings)
     _allow_many_connections()
+    options: dict[str, object] = {
+        "app": "waystation.server.factory:build",
+        "factory": True,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,
+        "log_config": None,
+        "log_level": settings.log_level,
+        "timeout_graceful_shutdown": int(settings.drain_seconds),
+        "timeout_keep_alive": 75,
+        "server_header": False,
+        "proxy_headers": False,  # nothing reads the client address; its middleware costs CPU
+        "date_header": False,
+    }
+    host, port = host or settings.host, port or settings.port
+    count = workers or settings.workers
+    if count > 1 and reuse_port_supported():
+        try:
+            holder = bind(host, port)  # the port is ours, or one clear line now
+        except OSError as exc:
+            typer.echo(f"error: cannot listen on {host}:{port}: {exc}", err=True)
+            raise typer.Exit(1) from None
+        configure_logging(settings.log_level, settings.log_format)
+        raise typer.Exit(Supervisor(count, options, holder, settings.drain_seconds).run())
     # uvicorn drains on SIGTERM, then re-raises the signal under the handler that was in place
     # before it started; a no-op one here makes a completed drain exit with status 0.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    uvicorn.run(
-        "waystation.server.factory:build",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        access_log=False,
-        log_config=None,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=int(settings.drain_seconds),
-        timeout_keep_alive=75,
-        server_header=False,
-        proxy_headers=False,  # nothing reads the client address; its middleware costs CPU
-        date_header=False,
-    )
+    uvicorn.run(host=host, port=port, workers=count, **options)  # type: ignore[arg-type]
 
 
 def _allow_many_connections() -> None:

@@ -12,6 +12,14 @@ from typing import Any
 _TEXT_FIELDS = ("content", "refusal", "reasoning", "reasoning_signature", "redacted_reasoning")
 
 
+def _append(texts: dict[str, list[str]], key: str, value: str) -> None:
+    pieces = texts.get(key)
+    if pieces is None:
+        texts[key] = [value]
+    else:
+        pieces.append(value)
+
+
 class _ChoiceState:
     __slots__ = ("finish_reason", "logprobs", "message", "texts", "tool_calls")
 
@@ -34,11 +42,23 @@ class StreamAccumulator:
         self.chunks += 1
         if not self.head:
             self.head = {k: chunk.get(k) for k in ("id", "created", "model", "system_fingerprint")}
-        if chunk.get("usage"):
-            self.usage = chunk["usage"]
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = usage
         for choice in chunk.get("choices") or ():
-            state = self._choices.setdefault(choice.get("index", 0), _ChoiceState())
-            self._add_delta(state, choice.get("delta") or {})
+            # this runs for every event of every stream: no allocation unless there is news
+            index = choice.get("index", 0)
+            state = self._choices.get(index)
+            if state is None:
+                state = self._choices[index] = _ChoiceState()
+            delta = choice.get("delta")
+            if delta:
+                text = delta.get("content")
+                if len(delta) == 1 and type(text) is str:  # the usual event: a piece of text
+                    if text:
+                        _append(state.texts, "content", text)
+                else:
+                    self._add_delta(state, delta)
             if choice.get("finish_reason") is not None:
                 state.finish_reason = choice["finish_reason"]
             lp = choice.get("logprobs")
@@ -53,7 +73,7 @@ class StreamAccumulator:
         for key in _TEXT_FIELDS:
             value = delta.get(key)
             if value:
-                state.texts.setdefault(key, []).append(value)
+                _append(state.texts, key, value)
         for call in delta.get("tool_calls") or ():
             slot = state.tool_calls.setdefault(
                 call.get("index", len(state.tool_calls)),

@@ -11,7 +11,8 @@ from waystation.server.app import Gateway, create_app
 # Collect the youngest generation every 10,000 net allocations instead of 700: a request makes
 # a few thousand short-lived objects, and at the default the collector ran several times per
 # request and, by promoting live request objects, set off costly full collections (measured in
-# bench/RESULTS.md: about +25 % throughput at c=64 and a shorter p99).
+# bench/RESULTS.md, "What each change bought": +35 % throughput at c=64, 291 -> 210 µs of CPU
+# per plain request).
 GC_THRESHOLDS = (10_000, 20, 20)
 
 
