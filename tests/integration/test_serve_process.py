@@ -116,29 +116,6 @@ def test_first_start_creates_a_key_prints_it_once_and_never_serves_open(
     assert chat(again.url, key).status_code == 200
 
 
-def test_workers_are_separate_processes_that_all_serve(
-        serve: object, tmp_path: Path, fake_openai: FakeOpenAI) -> None:
-    env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-workers",
-                   WAYSTATION_WORKERS="2", WAYSTATION_LOG_FORMAT="json")
-    server = serve(env)  # type: ignore[operator]
-    deadline = time.monotonic() + 20
-    ready: set[int] = set()
-    while len(ready) < 2 and time.monotonic() < deadline:
-        ready = {json.loads(ln)["pid"] for ln in list(server.lines) if ln.startswith("{")
-                 and "Application startup complete" in ln}
-        time.sleep(0.05)
-    assert len(ready) == 2, server.lines
-    assert server.proc.pid not in ready  # the supervisor only supervises
-    with httpx.Client(timeout=30) as client:
-        for _ in range(10):
-            resp = client.post(f"{server.url}/v1/chat/completions",
-                               headers={"Authorization": "Bearer ws-master-workers"},
-                               json={"model": "openai/gpt-4o-mini",
-                                     "messages": [{"role": "user", "content": "hi"}]})
-            assert resp.status_code == 200
-    assert server.stop() == 0
-
-
 def worker_pids(server: Served, count: int) -> set[int]:
     """The pids of the workers whose start-up completed, once `count` of them have."""
     deadline = time.monotonic() + 30
@@ -149,6 +126,24 @@ def worker_pids(server: Served, count: int) -> set[int]:
         time.sleep(0.05)
     assert len(ready) >= count, server.lines
     return ready
+
+
+def test_workers_are_separate_processes_that_all_serve(
+        serve: object, tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-workers",
+                   WAYSTATION_WORKERS="2", WAYSTATION_LOG_FORMAT="json")
+    server = serve(env)  # type: ignore[operator]
+    ready = worker_pids(server, 2)
+    assert len(ready) == 2, server.lines
+    assert server.proc.pid not in ready  # the supervisor only supervises
+    with httpx.Client(timeout=30) as client:
+        for _ in range(10):
+            resp = client.post(f"{server.url}/v1/chat/completions",
+                               headers={"Authorization": "Bearer ws-master-workers"},
+                               json={"model": "openai/gpt-4o-mini",
+                                     "messages": [{"role": "user", "content": "hi"}]})
+            assert resp.status_code == 200
+    assert server.stop() == 0
 
 
 def test_new_connections_are_spread_over_the_workers(

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import logging
 import os
-import signal
 import sys
 
 import typer
@@ -16,7 +15,12 @@ from waystation.cli.kb import kb_app
 from waystation.cli.prompts import prompts_app
 from waystation.config.settings import ConfigError, Settings, load_settings
 from waystation.observe.logs import configure_logging
-from waystation.server.workers import Supervisor, bind, reuse_port_supported
+from waystation.server.workers import (
+    Supervisor,
+    bind,
+    exit_zero_after_drain,
+    reuse_port_supported,
+)
 from waystation.store.keys import KeyRecord, KeyStore
 
 app = typer.Typer(help="Waystation, a self-hosted AI gateway.", no_args_is_help=True)
@@ -99,9 +103,7 @@ def serve(
             raise typer.Exit(1) from None
         configure_logging(settings.log_level, settings.log_format)
         raise typer.Exit(Supervisor(count, options, holder, settings.drain_seconds).run())
-    # uvicorn drains on SIGTERM, then re-raises the signal under the handler that was in place
-    # before it started; a no-op one here makes a completed drain exit with status 0.
-    signal.signal(signal.SIGTERM, lambda *_: None)
+    exit_zero_after_drain()
     uvicorn.run(host=host, port=port, workers=count, **options)  # type: ignore[arg-type]
 
 

@@ -14,7 +14,6 @@ matters: each worker is a whole gateway, as `waystation serve` with one worker i
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import signal
@@ -50,13 +49,17 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def exit_zero_after_drain() -> None:
+    """uvicorn drains on SIGTERM, then re-raises the signal under the handler that was in place
+    before it started; a no-op one makes a completed drain exit with status 0."""
+    signal.signal(signal.SIGTERM, lambda *_: None)
+
+
 def _worker(options: dict[str, Any], host: str, port: int) -> None:
     """One worker: its own listening socket, then uvicorn serving the gateway on it."""
     import uvicorn
 
-    # uvicorn drains on SIGTERM, then re-raises the signal under the handler that was in place
-    # before it started; a no-op one makes a completed drain exit with status 0
-    signal.signal(signal.SIGTERM, lambda *_: None)
+    exit_zero_after_drain()
     sock = bind(host, port)
     server = uvicorn.Server(uvicorn.Config(**options, workers=1))
     server.run(sockets=[sock])
@@ -116,9 +119,8 @@ class Supervisor:
 
     def _stop(self, workers: list[BaseProcess]) -> None:
         for process in workers:
-            if process.is_alive() and process.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.terminate()  # SIGTERM: the worker drains, then exits
+            if process.is_alive():
+                process.terminate()  # SIGTERM: the worker drains, then exits
         deadline = time.monotonic() + self._drain + 5
         for process in workers:
             process.join(max(0.0, deadline - time.monotonic()))
@@ -126,4 +128,3 @@ class Supervisor:
                 log.error("worker %s did not stop in time; killing it", process.pid)
                 process.kill()
                 process.join(5)
-
