@@ -50,17 +50,23 @@ class Cost:
 
     def as_dict(self) -> dict[str, float | str]:
         return {
-            "input": round(self.input, 10),
-            "cached_input": round(self.cached_input, 10),
-            "cache_write": round(self.cache_write, 10),
-            "output": round(self.output, 10),
-            "reasoning": round(self.reasoning, 10),
-            "total": round(self.total, 10),
+            "input": round_money(self.input),
+            "cached_input": round_money(self.cached_input),
+            "cache_write": round_money(self.cache_write),
+            "output": round_money(self.output),
+            "reasoning": round_money(self.reasoning),
+            "total": round_money(self.total),
             "currency": "USD",
         }
 
 
 FREE = Cost(0.0, 0.0, 0.0, 0.0, 0.0)
+
+
+def round_money(value: float) -> float:
+    """`round(value, 10)`, skipped for zero, which most parts of a cost are: `round` with digits
+    goes through a decimal conversion and was a tenth of the cost of storing a trace."""
+    return round(value, 10) if value else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,13 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import Table
 
-from waystation.observe.pricing import Cost, TokenCounts
+from waystation.observe.pricing import Cost, TokenCounts, round_money
 from waystation.observe.trace import Trace
 from waystation.store.ids import is_ulid, new_ulid
 from waystation.store.schema import trace_bodies, trace_metadata, traces
 from waystation.store.times import utc_day
 
+_dumps = orjson.dumps
 REDACTED = "[redacted]"
 # Keys whose values are secrets wherever they appear in a stored body.
 _SECRET_KEYS = frozenset({
@@ -122,9 +123,13 @@ class TraceRows:
 
 
 def encode(value: Any) -> str | None:
+    """JSON text of `value`; anything JSON has no form for is written as its `str`."""
     if value is None:
         return None
-    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:  # the usual value is parsed JSON: orjson's defaults take it, and are the fastest
+        return _dumps(value).decode()
+    except TypeError:
+        return _dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def decode(value: str | None) -> Any:
@@ -135,6 +140,8 @@ def clip(value: Any, size: int) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else str(value)
+    if len(text) <= size and "\x00" not in text:
+        return text
     return text.replace("\x00", "")[:size]
 
 
@@ -235,7 +242,7 @@ def _trace_row(trace_id: str, item: RecordedTrace) -> Row:
         tokens.total,  # total_tokens
         tokens.cached,  # cached_tokens
         tokens.reasoning,  # reasoning_tokens
-        None if cost is None else round(cost.total, 10),  # cost
+        None if cost is None else round_money(cost.total),  # cost
         None if cost is None else encode(cost.as_dict()),  # cost_details
         None if trace.cache_hit is None else bool(trace.cache_hit),  # cache_hit
         encode([a.as_dict() for a in trace.attempts]),  # attempts

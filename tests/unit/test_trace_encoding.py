@@ -1,0 +1,41 @@
+"""The value encoders of stored traces: the fast paths give what the general ones gave."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+
+import orjson
+
+from waystation.observe.pricing import Cost, round_money
+from waystation.store.trace_rows import clip, encode
+
+
+def test_plain_json_is_encoded_compactly() -> None:
+    value = {"a": [1, 2.5, None, True], "b": {"c": "d\u00e9"}}
+    assert encode(value) == '{"a":[1,2.5,null,true],"b":{"c":"d\u00e9"}}'
+    assert encode(None) is None
+
+
+def test_values_json_has_no_form_for_are_written_as_text() -> None:
+    value = {1: decimal.Decimal("1.50"), "when": datetime.date(2026, 1, 2), "set": {"x"}}
+    assert orjson.loads(encode(value) or "") == {"1": "1.50", "when": "2026-01-02",
+                                                 "set": "{'x'}"}
+
+
+def test_clip_keeps_short_text_and_cuts_long_text_and_nul() -> None:
+    text = "model-name"
+    assert clip(text, 64) is text
+    assert clip("a\x00b", 64) == "ab"
+    assert clip("x" * 300, 255) == "x" * 255
+    assert clip(42, 10) == "42"
+    assert clip(None, 10) is None
+
+
+def test_money_is_rounded_to_ten_decimals_as_round_does() -> None:
+    for value in (0.0, 3.6e-06, 0.1 + 0.2, 1.23456789012345e-05, 12.5, -0.0):
+        assert round_money(value) == round(value, 10)
+    cost = Cost(input=0.1, cached_input=0.0, cache_write=0.0, output=0.2, reasoning=0.0)
+    assert cost.as_dict() == {"input": 0.1, "cached_input": 0.0, "cache_write": 0.0,
+                              "output": 0.2, "reasoning": 0.0, "total": 0.3,
+                              "currency": "USD"}
