@@ -1,0 +1,213 @@
+"""Side by side: the variants of variants.py at the same moment, sharing the gateway CPU.
+
+variants.py runs each variant on its own, one after another; on a VM whose speed drifts by
+±15 % over minutes, a ratio of two such runs carries that drift. Here every variant's gateway
+runs at once, all pinned to the gateway CPU, each loaded by its own closed-loop client at
+`--conc`; in each cell every gateway's CPU time and completed requests are read over the same
+seconds. Whatever slows the machine slows them all alike, so the ratio of CPU per request is
+steady from cell to cell.
+
+The figure is `no-traces` CPU µs per request ÷ the variant's: the throughput one core would give
+the variant relative to `no-traces`, which is what variants.py's "x no-traces" measures one run
+at a time. (Requests per second here are not that figure: the kernel shares the core among
+the gateways' threads, not in proportion to their requests.) Sharing one core makes each
+request dearer than in variants.py, for every variant alike.
+
+    python bench/side_by_side.py
+    python bench/side_by_side.py --variants no-traces,traces-sqlite --rounds 8 --modes nonstream
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import harness as h  # noqa: E402
+import run  # noqa: E402
+import variants  # noqa: E402
+
+log = h.log
+
+
+def load_all(args: argparse.Namespace, gateways: list[dict[str, Any]], stream: bool,
+             seconds: float, conc: int) -> list[dict[str, Any]]:
+    """One closed-loop run against every gateway at once; each tool's result, in order."""
+    results: list[dict[str, Any]] = [{} for _ in gateways]
+
+    def one(i: int, g: dict[str, Any]) -> None:
+        results[i] = run.run_tool(g["args"], g["target"], stream, conc, seconds)
+
+    threads = [threading.Thread(target=one, args=(i, g)) for i, g in enumerate(gateways)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def measure(args: argparse.Namespace, gateways: list[dict[str, Any]], mode: str, rnd: int
+            ) -> list[dict[str, Any]]:
+    stream = mode == "stream"
+    before = [h.cpu_seconds(g["server"].pid) for g in gateways]
+    results = load_all(args, gateways, stream, args.duration, args.conc)
+    after = [h.cpu_seconds(g["server"].pid) for g in gateways]
+    rows = []
+    for g, res, a, b in zip(gateways, results, before, after, strict=True):
+        n = res["requests"]
+        g["sent"] += n
+        rows.append({"variant": g["name"], "mode": mode, "round": rnd, "requests": n,
+                     "rps": res["rps"], "errors": res["error_count"],
+                     "cpu_per_req_us": round((b - a) / n * 1e6, 1) if n else None})
+    base = next((r for r in rows if r["variant"] == "no-traces"), None)
+    for r in rows:
+        if base and base["cpu_per_req_us"] and r["cpu_per_req_us"]:
+            r["ratio"] = round(base["cpu_per_req_us"] / r["cpu_per_req_us"], 4)
+    log(f"round {rnd + 1} {mode:9} " + " | ".join(
+        f"{r['variant']} {r['cpu_per_req_us']}µs x{r.get('ratio', '-')} err {r['errors']}"
+        for r in rows))
+    return rows
+
+
+def summarise(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for mode in args.mode_list:
+        for name in args.variant_list:
+            mine = [r for r in rows if r["variant"] == name and r["mode"] == mode]
+            ratios = [r["ratio"] for r in mine if r.get("ratio") is not None]
+            out.append({
+                "variant": name, "mode": mode, "cells": len(mine),
+                "cpu_per_req_us": statistics.median(r["cpu_per_req_us"] for r in mine),
+                "ratio": statistics.median(ratios) if ratios else None,
+                "ratio_min": min(ratios) if ratios else None,
+                "ratio_max": max(ratios) if ratios else None,
+                "errors": sum(r["errors"] for r in mine),
+            })
+    return out
+
+
+def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
+    f = h.fmt
+    cfg = result["config"]
+    out = [f"# Waystation variants side by side ({result['started']})", "",
+           f"{h.placement_text(args)} All {len(cfg['variants'])} gateways run at once on the "
+           f"gateway CPU, each loaded at c={cfg['conc']} by its own client; {cfg['rounds']} "
+           f"round(s) of {cfg['duration']:g} s cells per mode after a {cfg['warmup']:g} s "
+           f"warm-up. Ratio: no-traces CPU per request ÷ the variant's, in the same cell "
+           f"(at least 0.8 is the target); median and range over the cells.", ""]
+    for note in result["notes"]:
+        out += [f"**Note:** {note}", ""]
+    headers = ["variant", "mode", "CPU/req µs (median)", "x no-traces (median)", "min", "max",
+               "≥ 0.8", "errors"]
+    lines = []
+    for r in result["summary"]:
+        ok = "-" if r["variant"] == "no-traces" or r["ratio"] is None else (
+            "yes" if r["ratio"] >= 0.8 else "**NO**")
+        lines.append([r["variant"], r["mode"], f(r["cpu_per_req_us"], 0), f(r["ratio"], 3),
+                      f(r["ratio_min"], 3), f(r["ratio_max"], 3), ok, r["errors"]])
+    out += h.table(headers, lines, "llrrrrlr")
+    out += ["## Traces written", "", "Rows in each variant's store once it stopped, against the "
+            "requests its client completed (checks and warm-up included).", ""]
+    out += h.table(["variant", "requests", "rows"],
+                   [[t["variant"], f"{t['sent']:,}", t["rows"]] for t in result["traces"]])
+    out += h.environment_lines(result)
+    return "\n".join(out)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variants", default=",".join(variants.VARIANTS),
+                   help="which variants; no-traces is the baseline and is always run")
+    p.add_argument("--rounds", type=int, default=6, help="cells per mode (6)")
+    p.add_argument("--modes", default="nonstream,stream", help="nonstream and/or stream")
+    p.add_argument("--conc", type=int, default=32, help="concurrency per gateway (32)")
+    p.add_argument("--duration", type=float, default=5, help="seconds per cell (5)")
+    p.add_argument("--warmup", type=float, default=3, help="seconds of load per mode first (3)")
+    p.add_argument("--stream-chunks", type=int, default=20, help="content chunks per stream")
+    p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/wsbench",
+                   help="database for traces-postgres; DROPPED and created before the start")
+    p.add_argument("--routing-extra", default=variants.ROUTING_EXTRA)
+    p.add_argument("--cache-extra", default=variants.CACHE_EXTRA)
+    p.add_argument("--flush-wait", type=float, default=30,
+                   help="longest wait for the trace rows at the end, seconds (30)")
+    h.common_options(p, "side-by-side")
+    args = p.parse_args(argv)
+    args.mode_list = [m for m in args.modes.split(",") if m]
+    names = [v for v in args.variants.split(",") if v]
+    for v in names:
+        if v not in variants.VARIANTS:
+            p.error(f"unknown variant {v!r} (known: {', '.join(variants.VARIANTS)})")
+    args.variant_list = ["no-traces"] + [v for v in names if v != "no-traces"]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = h.prepare(args, plain_tool="auto")
+    notes: list[str] = []
+    if "traces-postgres" in args.variant_list:
+        why = h.pg_problem(args.pg_url)
+        if why:
+            notes.append(f"traces-postgres skipped: PostgreSQL at {args.pg_url} unreachable "
+                         f"({why})")
+            log(notes[-1])
+            args.variant_list.remove("traces-postgres")
+        else:
+            h.pg_recreate(args.pg_url)
+    result = h.base_result(args, {
+        "variants": args.variant_list, "rounds": args.rounds, "modes": args.mode_list,
+        "conc": args.conc, "duration": args.duration, "warmup": args.warmup,
+        "stream_chunks": args.stream_chunks, "routing_extra": args.routing_extra,
+        "cache_extra": args.cache_extra,
+    })
+    mock = run.start_mock(h.mock_args(args, chunks=args.stream_chunks), out, args.load_cpus_set)
+    gateways: list[dict[str, Any]] = []
+    try:
+        for name in args.variant_list:
+            env, extra = variants.variant_setup(args, name)
+            home = Path(tempfile.mkdtemp(prefix=f"waystation-sbs-{name}-"))
+            server = h.start_gateway(args, mock, home, env=env, log_name=f"gateway-{name}.log")
+            target = h.gateway_target(server, args.key, name)
+            gateways.append({"name": name, "server": server, "home": home, "target": target,
+                             "args": argparse.Namespace(**{**vars(args), "gateway_extra": extra}),
+                             "sent": 2})
+            problems = run.check_target(target, mock)
+            if problems:
+                raise SystemExit(f"{name} failed the check: {problems}")
+            if extra:
+                variants.check_extra(target, extra)
+                gateways[-1]["sent"] += 1
+        rows: list[dict[str, Any]] = []
+        for mode in args.mode_list:
+            for res, g in zip(load_all(args, gateways, mode == "stream", args.warmup, 16),
+                              gateways, strict=True):
+                g["sent"] += res["requests"]
+            for rnd in range(args.rounds):
+                rows += measure(args, gateways, mode, rnd)
+        traces = []
+        for g in gateways:
+            expected = 0 if g["name"] == "no-traces" else g["sent"]
+            rows_now = h.wait_for_count(lambda g=g: variants.count_rows(args, g["name"], g["home"]),
+                                        expected, timeout=args.flush_wait)
+            traces.append({"variant": g["name"], "sent": g["sent"], "rows": rows_now})
+        result.update(runs=rows, traces=traces, notes=notes, summary=summarise(args, rows))
+        h.finish(out, result, render(args, result))
+        return 0
+    finally:
+        for g in gateways:
+            g["server"].stop()
+            shutil.rmtree(g["home"], ignore_errors=True)
+        mock.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
