@@ -132,13 +132,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--conc", type=int, default=32, help="concurrency per gateway (32)")
     p.add_argument("--duration", type=float, default=5, help="seconds per cell (5)")
     p.add_argument("--warmup", type=float, default=3, help="seconds of load per mode first (3)")
-    p.add_argument("--stream-chunks", type=int, default=20, help="content chunks per stream")
-    p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/wsbench",
-                   help="database for traces-postgres; DROPPED and created before the start")
-    p.add_argument("--routing-extra", default=variants.ROUTING_EXTRA)
-    p.add_argument("--cache-extra", default=variants.CACHE_EXTRA)
-    p.add_argument("--flush-wait", type=float, default=30,
-                   help="longest wait for the trace rows at the end, seconds (30)")
+    variants.variant_options(p)
     h.common_options(p, "side-by-side")
     args = p.parse_args(argv)
     args.mode_list = [m for m in args.modes.split(",") if m]
@@ -154,15 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = h.prepare(args, plain_tool="auto")
     notes: list[str] = []
+    variants.skip_unreachable_postgres(args, notes)
     if "traces-postgres" in args.variant_list:
-        why = h.pg_problem(args.pg_url)
-        if why:
-            notes.append(f"traces-postgres skipped: PostgreSQL at {args.pg_url} unreachable "
-                         f"({why})")
-            log(notes[-1])
-            args.variant_list.remove("traces-postgres")
-        else:
-            h.pg_recreate(args.pg_url)
+        h.pg_recreate(args.pg_url)
     result = h.base_result(args, {
         "variants": args.variant_list, "rounds": args.rounds, "modes": args.mode_list,
         "conc": args.conc, "duration": args.duration, "warmup": args.warmup,

@@ -72,6 +72,29 @@ def variant_setup(args: argparse.Namespace, name: str) -> tuple[dict[str, str], 
     raise ValueError(name)
 
 
+def variant_options(p: argparse.ArgumentParser) -> None:
+    """The options that say what the variants are (shared with side_by_side.py)."""
+    p.add_argument("--stream-chunks", type=int, default=20, help="content chunks per stream")
+    p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/wsbench",
+                   help="database for traces-postgres; DROPPED and created before each start")
+    p.add_argument("--routing-extra", default=ROUTING_EXTRA, help="body fields of `routing`")
+    p.add_argument("--cache-extra", default=CACHE_EXTRA, help="body fields of `cache-hit`")
+    p.add_argument("--flush-wait", type=float, default=30,
+                   help="longest wait for the trace rows, seconds (30)")
+
+
+def skip_unreachable_postgres(args: argparse.Namespace, notes: list[str]) -> None:
+    """Drop traces-postgres from `args.variant_list`, with a note, when it cannot run."""
+    if "traces-postgres" not in args.variant_list:
+        return
+    why = h.pg_problem(args.pg_url)
+    if why:
+        msg = f"traces-postgres skipped: PostgreSQL at {args.pg_url} unreachable ({why})"
+        log(msg)
+        notes.append(msg)
+        args.variant_list.remove("traces-postgres")
+
+
 def check_extra(target: run.Target, extra: str) -> None:
     """One plain completion with the variant's body fields must come back 200."""
     import asyncio
@@ -294,13 +317,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="unrecorded seconds before each cell (1)")
     p.add_argument("--warmup", type=float, default=2,
                    help="seconds of load per mode at c=16 after each start (2)")
-    p.add_argument("--stream-chunks", type=int, default=20, help="content chunks per stream")
-    p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/wsbench",
-                   help="database for traces-postgres; DROPPED and created before each start")
-    p.add_argument("--routing-extra", default=ROUTING_EXTRA, help="body fields of `routing`")
-    p.add_argument("--cache-extra", default=CACHE_EXTRA, help="body fields of `cache-hit`")
-    p.add_argument("--flush-wait", type=float, default=30,
-                   help="longest wait for the trace rows, seconds (30)")
+    variant_options(p)
     p.add_argument("--plain-tool", choices=("auto", "wrk", "loadgen"), default="auto",
                    help="load tool for plain requests (auto: wrk if installed)")
     h.common_options(p, "variants")
@@ -320,13 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = h.prepare(args, plain_tool=args.plain_tool)
     notes: list[str] = []
-    if "traces-postgres" in args.variant_list:
-        why = h.pg_problem(args.pg_url)
-        if why:
-            msg = f"traces-postgres skipped: PostgreSQL at {args.pg_url} unreachable ({why})"
-            log(msg)
-            notes.append(msg)
-            args.variant_list.remove("traces-postgres")
+    skip_unreachable_postgres(args, notes)
     per_variant = (args.warmup * len(args.mode_list) + 4 + len(args.mode_list) * (
         2 * args.cell_warmup + args.duration + args.low_duration + 1))
     estimate = args.rounds * (len(args.variant_list) * per_variant + len(args.mode_list) * (

@@ -116,33 +116,39 @@ def test_first_start_creates_a_key_prints_it_once_and_never_serves_open(
     assert chat(again.url, key).status_code == 200
 
 
+def logging_pids(server: Served, text: str) -> set[int]:
+    """The pids in the JSON log lines that contain `text` (written with `": "` separators)."""
+    return {json.loads(ln)["pid"] for ln in list(server.lines)
+            if ln.startswith("{") and text in ln.replace('":"', '": "')}
+
+
 def worker_pids(server: Served, count: int) -> set[int]:
     """The pids of the workers whose start-up completed, once `count` of them have."""
     deadline = time.monotonic() + 30
     ready: set[int] = set()
     while len(ready) < count and time.monotonic() < deadline:
-        ready = {json.loads(ln)["pid"] for ln in list(server.lines) if ln.startswith("{")
-                 and "Application startup complete" in ln}
+        ready = logging_pids(server, "Application startup complete")
         time.sleep(0.05)
     assert len(ready) >= count, server.lines
     return ready
 
 
+def two_workers(serve: object, tmp_path: Path, fake_openai: FakeOpenAI, key: str,
+                **env: str) -> tuple[Served, set[int]]:
+    """`serve` with two workers and JSON logs, and the workers' pids once both have started."""
+    server: Served = serve(base_env(  # type: ignore[operator]
+        tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY=key, WAYSTATION_WORKERS="2",
+        WAYSTATION_LOG_FORMAT="json", **env))
+    return server, worker_pids(server, 2)
+
+
 def test_workers_are_separate_processes_that_all_serve(
         serve: object, tmp_path: Path, fake_openai: FakeOpenAI) -> None:
-    env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-workers",
-                   WAYSTATION_WORKERS="2", WAYSTATION_LOG_FORMAT="json")
-    server = serve(env)  # type: ignore[operator]
-    ready = worker_pids(server, 2)
+    server, ready = two_workers(serve, tmp_path, fake_openai, "ws-master-workers")
     assert len(ready) == 2, server.lines
     assert server.proc.pid not in ready  # the supervisor only supervises
-    with httpx.Client(timeout=30) as client:
-        for _ in range(10):
-            resp = client.post(f"{server.url}/v1/chat/completions",
-                               headers={"Authorization": "Bearer ws-master-workers"},
-                               json={"model": "openai/gpt-4o-mini",
-                                     "messages": [{"role": "user", "content": "hi"}]})
-            assert resp.status_code == 200
+    for _ in range(10):
+        assert chat(server.url, "ws-master-workers").status_code == 200
     assert server.stop() == 0
 
 
@@ -150,26 +156,19 @@ def test_new_connections_are_spread_over_the_workers(
         serve: object, tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     """Every worker listens on a socket of its own (SO_REUSEPORT) and new connections reach
     all of them."""
-    env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-spread",
-                   WAYSTATION_WORKERS="2", WAYSTATION_LOG_FORMAT="json",
-                   WAYSTATION_LOG_LEVEL="info")
-    server = serve(env)  # type: ignore[operator]
-    workers = worker_pids(server, 2)
+    server, workers = two_workers(serve, tmp_path, fake_openai, "ws-master-spread",
+                                  WAYSTATION_LOG_LEVEL="info")
     for _ in range(40):  # a new connection each: all 40 on one worker has odds of 2 in 2**40
         assert chat(server.url, "ws-master-spread").status_code == 200
     time.sleep(0.5)
-    answered = {json.loads(ln)["pid"] for ln in list(server.lines) if ln.startswith("{")
-                and '"path": "/v1/chat/completions"' in ln.replace('":"', '": "')}
+    answered = logging_pids(server, '"path": "/v1/chat/completions"')
     assert answered == workers, server.lines[-10:]
     assert server.stop() == 0
 
 
 def test_a_worker_that_dies_is_replaced_and_serving_goes_on(
         serve: object, tmp_path: Path, fake_openai: FakeOpenAI) -> None:
-    env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-dies",
-                   WAYSTATION_WORKERS="2", WAYSTATION_LOG_FORMAT="json")
-    server = serve(env)  # type: ignore[operator]
-    first = worker_pids(server, 2)
+    server, first = two_workers(serve, tmp_path, fake_openai, "ws-master-dies")
     victim = min(first)
     os.kill(victim, signal.SIGKILL)
     now = worker_pids(server, 3)  # the replacement has started

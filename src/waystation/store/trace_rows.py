@@ -27,7 +27,6 @@ from waystation.store.ids import is_ulid, new_ulid
 from waystation.store.schema import trace_bodies, trace_metadata, traces
 from waystation.store.times import utc_day
 
-_dumps = orjson.dumps
 REDACTED = "[redacted]"
 # Keys whose values are secrets wherever they appear in a stored body.
 _SECRET_KEYS = frozenset({
@@ -127,9 +126,9 @@ def encode(value: Any) -> str | None:
     if value is None:
         return None
     try:  # the usual value is parsed JSON: orjson's defaults take it, and are the fastest
-        return _dumps(value).decode()
+        return orjson.dumps(value).decode()
     except TypeError:
-        return _dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def decode(value: str | None) -> Any:

@@ -19,6 +19,7 @@ pays no lookup for it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -181,7 +182,6 @@ def _sqlite_insert(conn: sqlite3.Connection, insert_one: str, rows: list[Row],
     """
     if not rows:
         return 0
-    head, _, group = insert_one.partition(" VALUES ")
     variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 999 before SQLite 3.32
     most = min(_ROWS_PER_INSERT, variables // len(rows[0]))
     inserted = start = 0
@@ -189,9 +189,16 @@ def _sqlite_insert(conn: sqlite3.Connection, insert_one: str, rows: list[Row],
         size = 1 << (min(most, len(rows) - start).bit_length() - 1)
         part = rows[start:start + size]
         start += size
-        sql = f"{head} VALUES {', '.join([group] * size)}{suffix}"
+        sql = _multi_row(insert_one, size, suffix)
         inserted += conn.execute(sql, [value for row in part for value in row]).rowcount
     return inserted
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_row(insert_one: str, size: int, suffix: str) -> str:
+    """`insert_one` (one row's INSERT) as an INSERT of `size` rows, then `suffix`."""
+    head, _, group = insert_one.partition(" VALUES ")
+    return f"{head} VALUES {', '.join([group] * size)}{suffix}"
 
 
 def _sqlite_many(conn: sqlite3.Connection, sql: str, values: list[Row]) -> None:
