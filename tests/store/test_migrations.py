@@ -16,7 +16,7 @@ from waystation.store.schema import ALL_TABLES
 
 async def drop_everything(db: Database) -> None:
     async with db.transaction() as conn:
-        for table in ALL_TABLES:
+        for table in ("trace_bodies", *ALL_TABLES):  # trace_bodies: before migration 6
             await conn.execute(text(f"DROP TABLE IF EXISTS {table}"
                                     + ("" if db.is_sqlite else " CASCADE")))
 
@@ -94,6 +94,46 @@ async def test_a_failed_migration_leaves_no_trace_of_itself(tmp_path: Path) -> N
         async with db.transaction() as conn:
             tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
         assert "api_keys" not in tables
+    finally:
+        migrations.MIGRATIONS = original
+        await db.close()
+
+
+async def test_bodies_stored_before_they_moved_into_the_traces_rows_are_kept(
+        database_url: str) -> None:
+    """Migration 6 moves `trace_bodies` into `traces`: a trace written before reads the same."""
+    from waystation.store import migrations
+    from waystation.store.traces import TraceQueries
+
+    db = Database(database_url)
+    original = migrations.MIGRATIONS
+    try:
+        await drop_everything(db)
+        migrations.MIGRATIONS = original[:5]
+        await migrations.upgrade(db)
+        async with db.transaction() as conn:
+            for trace_id, bodies in (("01JA0000000000000000000001", True),
+                                     ("01JA0000000000000000000002", False)):
+                await conn.execute(text(
+                    "INSERT INTO traces (id, created, day, status, failed, stream, "
+                    "prompt_tokens, completion_tokens, total_tokens, cached_tokens, "
+                    "reasoning_tokens) VALUES (:id, 1.0, '1970-01-01', 200, false, false, "
+                    "1, 2, 3, 0, 0)"), {"id": trace_id})
+                if bodies:
+                    await conn.execute(text(
+                        "INSERT INTO trace_bodies VALUES (:id, :request, :response, :extra)"),
+                        {"id": trace_id, "request": '{"model":"m"}',
+                         "response": '{"id":"c"}', "extra": '{"x":1}'})
+        migrations.MIGRATIONS = original
+        assert await upgrade(db) == [6]
+        async with db.transaction() as conn:
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        assert "trace_bodies" not in tables
+        moved = await TraceQueries(db).get("01JA0000000000000000000001")
+        assert (moved["request"], moved["response"], moved["extra"]) == (
+            {"model": "m"}, {"id": "c"}, {"x": 1})
+        bare = await TraceQueries(db).get("01JA0000000000000000000002")
+        assert (bare["request"], bare["response"], bare["extra"]) == (None, None, {})
     finally:
         migrations.MIGRATIONS = original
         await db.close()

@@ -23,7 +23,6 @@ from waystation.store.schema import (
     contact_tags,
     contacts,
     threads,
-    trace_bodies,
     trace_metadata,
     traces,
 )
@@ -58,7 +57,7 @@ async def read_back(db: Database) -> dict[str, list[dict[str, Any]]]:
             return [dict(row._mapping) for row in found]
 
         out = {t.name: await rows(t)
-               for t in (traces, trace_bodies, trace_metadata, threads, contacts)}
+               for t in (traces, trace_metadata, threads, contacts)}
         out["contact_tags"] = sorted(
             (ids[r["contact_id"]], r["tag"]) for r in await rows(contact_tags))
     for row in out["contacts"]:
@@ -79,8 +78,9 @@ async def test_a_whole_batch_is_stored_by_the_sqlite_worker(tmp_path: Path) -> N
     assert (first["contact_id"], first["thread_id"]) == ("u1", "t1")
     assert (failed["failed"], failed["status"], header_only["cache_hit"]) == (True, 502, True)
     assert header_only["contact_id"] == "header-only"
-    assert [r["trace_id"] for r in stored["trace_bodies"]] == [t.trace.id for t in items]
-    assert '"[redacted]"' in stored["trace_bodies"][0]["extra"]
+    assert all(r["request"] for r in stored["traces"])
+    assert first["response"] and failed["response"] is None
+    assert '"[redacted]"' in first["extra"] and failed["extra"] is None
     assert [(r["key"], r["value"]) for r in stored["trace_metadata"]] == [
         ("env", "prod"), ("team", "search")]
     assert [(c["external_id"], c["display_name"], c["email"]) for c in stored["contacts"]] == [
@@ -127,7 +127,7 @@ async def test_a_reused_id_is_renamed_in_the_body_and_metadata_rows(store: Store
     [renamed] = set(ids) - {one.id, fresh.id}
     by_trace = {r["trace_id"]: r["value"] for r in stored["trace_metadata"]}
     assert by_trace == {one.id: "1", renamed: "2", fresh.id: "3"}
-    assert {r["trace_id"] for r in stored["trace_bodies"]} == set(ids)
+    assert all(r["request"] and r["response"] for r in stored["traces"])
     assert (await store.traces.get(renamed))["request_id"] == one.id
 
 
@@ -145,7 +145,7 @@ async def test_a_batch_larger_than_one_insert_statement_is_stored_whole(
     stored = await read_back(store.db)
     ids = {r["id"] for r in stored["traces"]}
     assert len(ids) == 1_202 and {t.trace.id for t in items[:-1]} <= ids and taken.id in ids
-    assert len(stored["trace_bodies"]) == 1_202
+    assert all(r["request"] and r["response"] for r in stored["traces"])
     values = {r["value"] for r in stored["trace_metadata"] if r["key"] == "n"}
     assert values == {"first", "again"} | {str(i) for i in range(1_200)}
     assert len(stored["trace_metadata"]) == 1 + 2 * 1_200 + 1

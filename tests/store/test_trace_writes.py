@@ -9,7 +9,7 @@ from waystation.store import Store
 from waystation.store.contacts import ContactQuery
 from waystation.store.database import Database
 from waystation.store.pagination import PageRequest
-from waystation.store.schema import trace_bodies
+from waystation.store.schema import traces
 from waystation.store.trace_rows import REDACTED, RecordedTrace
 from waystation.store.trace_writes import TraceSink
 from waystation.store.traces import TraceFilter
@@ -96,7 +96,9 @@ async def test_bodies_are_not_kept_when_logging_them_is_off(database_url: str) -
         t = sample.trace(metadata={"team": "search"})
         await sink.write([RecordedTrace(t)])
         async with db.transaction() as conn:
-            assert (await conn.execute(select(trace_bodies))).all() == []
+            assert (await conn.execute(
+                select(traces.c.request, traces.c.response, traces.c.extra))).all() == [
+                    (None, None, None)]
         store = Store.open(database_url)
         got = await store.traces.get(t.id)
         assert got["request"] is None and got["response"] is None

@@ -106,13 +106,8 @@ traces = Table(
     Column("thread_id", String(255)),
     Column("metadata", Text),
     Column("error", Text),
-)
-
-trace_bodies = Table(
-    "trace_bodies",
-    metadata,
-    Column("trace_id", String(26), ForeignKey("traces.id", ondelete="CASCADE"),
-           primary_key=True),
+    # The bodies: in the trace's own row, so storing a trace is one row in one table. Lists
+    # leave them out (`store/traces.py`).
     Column("request", Text),
     Column("response", Text),
     Column("extra", Text),
@@ -180,6 +175,6 @@ file_contents = Table(
 )
 
 ALL_TABLES = (
-    "file_contents", "files", "prompt_versions", "prompts", "trace_metadata", "trace_bodies",
-    "traces", "threads", "contact_tags", "contacts", "api_keys", "schema_version",
+    "file_contents", "files", "prompt_versions", "prompts", "trace_metadata", "traces",
+    "threads", "contact_tags", "contacts", "api_keys", "schema_version",
 )

@@ -18,6 +18,7 @@ from waystation.store.pagination import Order, PageRequest, fetch_page
 from waystation.store.schema import threads, traces
 from waystation.store.times import iso
 from waystation.store.trace_rows import decode
+from waystation.store.traces import SUMMARY
 from waystation.store.traces import render as render_trace
 from waystation.store.usage import thread_totals
 
@@ -65,7 +66,7 @@ class ThreadQueries:
                 raise NotFound(f"No thread with id {thread_id!r}.", code="thread_not_found")
             found = await thread_totals(conn, [row.id])
             requests, has_more = await fetch_page(
-                conn, select(traces).where(traces.c.thread_id == thread_id),
+                conn, select(*SUMMARY).where(traces.c.thread_id == thread_id),
                 Order(traces.c.id, descending=False), page)
         out = render(row, found.get(row.id))
         out["requests"] = [render_trace(r) for r in requests]

@@ -24,7 +24,7 @@ from sqlalchemy import Table
 from waystation.observe.pricing import Cost, TokenCounts, round_money
 from waystation.observe.trace import Trace
 from waystation.store.ids import is_ulid, new_ulid
-from waystation.store.schema import trace_bodies, trace_metadata, traces
+from waystation.store.schema import trace_metadata, traces
 from waystation.store.times import utc_day
 
 REDACTED = "[redacted]"
@@ -51,8 +51,8 @@ TRACE_COLUMNS = checked_columns(traces, (
     "id", "request_id", "created", "day", "key_id", "name", "requested_model", "model",
     "status", "failed", "stream", "latency_ms", "ttft_ms", "usage", "prompt_tokens",
     "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens", "cost",
-    "cost_details", "cache_hit", "attempts", "contact_id", "thread_id", "metadata", "error"))
-BODY_COLUMNS = checked_columns(trace_bodies, ("trace_id", "request", "response", "extra"))
+    "cost_details", "cache_hit", "attempts", "contact_id", "thread_id", "metadata", "error",
+    "request", "response", "extra"))
 METADATA_COLUMNS = checked_columns(trace_metadata, ("trace_id", "key", "value"))
 _CREATED = TRACE_COLUMNS.index("created")
 _SLICE = 25  # traces built between two pauses: about half a millisecond of work
@@ -98,7 +98,6 @@ class TraceRows:
     """One batch as rows; every row's first value is its trace's id."""
 
     traces: list[Row] = field(default_factory=list)  # TRACE_COLUMNS
-    bodies: list[Row] = field(default_factory=list)  # BODY_COLUMNS
     metadata: list[Row] = field(default_factory=list)  # METADATA_COLUMNS
     contacts: dict[str, ContactSeen] = field(default_factory=dict)
     threads: dict[str, ThreadSeen] = field(default_factory=dict)
@@ -116,9 +115,9 @@ class TraceRows:
         new = {row[0]: new_ulid(row[_CREATED]) for row in self.traces if row[0] in taken}
         if not new:
             return
-        self.traces, self.bodies, self.metadata = (
+        self.traces, self.metadata = (
             [(new[row[0]], *row[1:]) if row[0] in new else row for row in rows]
-            for rows in (self.traces, self.bodies, self.metadata))
+            for rows in (self.traces, self.metadata))
 
 
 def encode(value: Any) -> str | None:
@@ -191,14 +190,7 @@ def build_rows(
         trace_id = trace.id if is_ulid(trace.id) and trace.id not in used else None
         trace_id = trace_id or new_ulid(trace.created or None)
         used.add(trace_id)
-        rows.traces.append(_trace_row(trace_id, item))
-        if log_bodies and (trace.request or trace.response or trace.extra):
-            rows.bodies.append((
-                trace_id,
-                encode_scrubbed(trace.request),
-                encode(trace.response),
-                encode_scrubbed(trace.extra) if trace.extra else None,
-            ))
+        rows.traces.append(_trace_row(trace_id, item, log_bodies))
         for key, value in (trace.metadata or {}).items():
             rows.metadata.append((trace_id, clip(key, 64), clip(value, 512)))
         _see_contact(rows.contacts, trace)
@@ -214,7 +206,7 @@ def contact_external_id(trace: Trace) -> str | None:
     return str(found) if found not in (None, "") else None
 
 
-def _trace_row(trace_id: str, item: RecordedTrace) -> Row:
+def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
     """The `traces` row, in TRACE_COLUMNS order, with the Python types both drivers bind as-is."""
     trace = item.trace
     tokens = item.tokens if item.tokens is not None else TokenCounts.of(trace.usage)
@@ -249,6 +241,9 @@ def _trace_row(trace_id: str, item: RecordedTrace) -> Row:
         clip(thread_id, 255) if thread_id not in (None, "") else None,  # thread_id
         encode(trace.metadata) if trace.metadata else None,  # metadata
         encode(trace.error),  # error
+        encode_scrubbed(trace.request) if log_bodies else None,  # request
+        encode(trace.response) if log_bodies else None,  # response
+        encode_scrubbed(trace.extra) if log_bodies and trace.extra else None,  # extra
     )
 
 

@@ -1,4 +1,5 @@
-"""Write one batch of traces in one transaction: traces, bodies, metadata, contacts, threads.
+"""Write one batch of traces in one transaction: traces (with their bodies), metadata, contacts
+and threads.
 
 A batch is the recorder's bulk work, so it bypasses SQLAlchemy's per-statement compiling and
 per-row parameter processing, which would run on the event-loop thread: rows are built as
@@ -40,7 +41,6 @@ from waystation.store.trace_merge import (
     merge,
 )
 from waystation.store.trace_rows import (
-    BODY_COLUMNS,
     METADATA_COLUMNS,
     TRACE_COLUMNS,
     RecordedTrace,
@@ -88,7 +88,6 @@ class _Sql:
     """The batch's statements in one engine's SQL, made once from the column orders."""
 
     insert_traces: str
-    insert_bodies: str
     insert_metadata: str
     insert_contacts: str
     update_contacts: str
@@ -109,7 +108,6 @@ class _Sql:
 
         return cls(
             insert_traces=insert("traces", TRACE_COLUMNS),
-            insert_bodies=insert("trace_bodies", BODY_COLUMNS),
             insert_metadata=insert("trace_metadata", METADATA_COLUMNS),
             insert_contacts=insert("contacts", CONTACT_COLUMNS),
             update_contacts=update("contacts", CONTACT_SET),
@@ -155,7 +153,6 @@ def _write_sqlite(conn: sqlite3.Connection, *, items: list[RecordedTrace],
         conn.execute("BEGIN IMMEDIATE")
         rows.rename({r[0] for r in _sqlite_found(conn, "SELECT id FROM traces", "id", rows.ids)})
         _sqlite_insert(conn, _SQLITE.insert_traces, rows.traces)
-    _sqlite_insert(conn, _SQLITE.insert_bodies, rows.bodies)
     _sqlite_insert(conn, _SQLITE.insert_metadata, rows.metadata)
     if rows.contacts or rows.threads:
         planned = merge(
@@ -251,8 +248,6 @@ async def _write_postgres(pg: Any, rows: TraceRows) -> None:
 
 
 async def _postgres_rest(pg: Any, rows: TraceRows) -> None:
-    if rows.bodies:
-        await pg.copy_records_to_table("trace_bodies", records=rows.bodies, columns=BODY_COLUMNS)
     if rows.metadata:
         await pg.copy_records_to_table(
             "trace_metadata", records=rows.metadata, columns=METADATA_COLUMNS)

@@ -12,12 +12,11 @@ from typing import Any
 
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from waystation.errors import NotFound
 from waystation.store.database import Database, reachable
 from waystation.store.pagination import Order, PageRequest, fetch_page
-from waystation.store.schema import trace_bodies, trace_metadata, traces
+from waystation.store.schema import trace_metadata, traces
 from waystation.store.times import iso
 from waystation.store.trace_rows import decode
 
@@ -45,7 +44,13 @@ class TraceFilter:
     until: float | None = None
 
 
-def render(row: Row[Any], *, bodies: Row[Any] | None = None) -> dict[str, Any]:
+BODIES = ("request", "response", "extra")
+# What a list reads of each trace: everything but the bodies.
+SUMMARY = tuple(column for column in traces.c if column.name not in BODIES)
+
+
+def render(row: Row[Any], *, bodies: bool = False) -> dict[str, Any]:
+    """A trace as the API shows it; `bodies`: `row` has the body columns, and they are shown."""
     out: dict[str, Any] = {
         "_id": row.id,
         "request_id": row.request_id,
@@ -68,15 +73,15 @@ def render(row: Row[Any], *, bodies: Row[Any] | None = None) -> dict[str, Any]:
         "metadata": decode(row.metadata) or {},
         "error": decode(row.error),
     }
-    if bodies is not None:
-        out["request"] = decode(bodies.request)
-        out["response"] = decode(bodies.response)
-        out["extra"] = decode(bodies.extra) or {}
+    if bodies:
+        out["request"] = decode(row.request)
+        out["response"] = decode(row.response)
+        out["extra"] = decode(row.extra) or {}
     return out
 
 
-def filtered(f: TraceFilter) -> Select[Any]:
-    stmt = select(traces)
+def filtered(f: TraceFilter, *, bodies: bool = False) -> Select[Any]:
+    stmt = select(traces) if bodies else select(*SUMMARY)
     if f.thread_id is not None:
         stmt = stmt.where(traces.c.thread_id == f.thread_id)
     if f.contact_ids:
@@ -115,10 +120,9 @@ class TraceQueries:
     ) -> tuple[list[dict[str, Any]], bool]:
         """Newest first."""
         async with reachable(self.db), self.db.transaction() as conn:
-            rows, has_more = await fetch_page(conn, filtered(f), Order(traces.c.id), page)
-            found = await _bodies(conn, [r.id for r in rows]) if include_bodies else {}
-        return [render(r, bodies=found.get(r.id, _NO_BODIES) if include_bodies else None)
-                for r in rows], has_more
+            rows, has_more = await fetch_page(
+                conn, filtered(f, bodies=include_bodies), Order(traces.c.id), page)
+        return [render(r, bodies=include_bodies) for r in rows], has_more
 
     async def get(self, ref: str) -> dict[str, Any]:
         """By `_id`, or else the newest trace of that request id (`x-request-id`)."""
@@ -129,19 +133,4 @@ class TraceQueries:
                                           .order_by(traces.c.id.desc()).limit(1))).first()
             if row is None:
                 raise NotFound(f"No trace with id {ref!r}.", code="trace_not_found")
-            found = await _bodies(conn, [row.id])
-        return render(row, bodies=found.get(row.id, _NO_BODIES))
-
-
-class _NoBodies:
-    request = response = extra = None
-
-
-_NO_BODIES: Any = _NoBodies()
-
-
-async def _bodies(conn: AsyncConnection, ids: list[str]) -> dict[str, Row[Any]]:
-    if not ids:
-        return {}
-    rows = (await conn.execute(select(trace_bodies).where(trace_bodies.c.trace_id.in_(ids)))).all()
-    return {r.trace_id: r for r in rows}
+        return render(row, bodies=True)
