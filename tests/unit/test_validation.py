@@ -276,3 +276,31 @@ def test_the_trace_name_is_taken_from_the_top_level_first() -> None:
     assert parse_chat_request(body(orq={"name": "inner"})).name == "inner"
     call = parse_chat_request(body(name="n", metadata={"team": "a"}))
     assert "name" not in call.body and "metadata" not in call.body
+
+
+def test_routing_settings_are_read_from_the_top_level_or_orq_and_shared() -> None:
+    from waystation.api.validate import NO_ROUTING
+    from waystation.routing.options import DEFAULT_RETRY_CODES
+
+    assert parse_chat_request(body()).routing is NO_ROUTING
+    assert parse_chat_request(body(retry=None, orq={"name": "n"})).routing is NO_ROUTING
+    top = parse_chat_request(body(retry={"count": 2, "on_codes": [500, 503]},
+                                  fallbacks=[{"model": "openai/gpt-4o"}],
+                                  fallback_on_codes=[502], timeout={"call_timeout": 1500}))
+    routing = top.routing
+    assert (routing.retry.count, routing.retry.on_codes) == (2, frozenset({500, 503}))
+    assert (routing.fallbacks, routing.fallback_on_codes) == (("openai/gpt-4o",),
+                                                              frozenset({502}))
+    assert routing.call_timeout == 1.5
+    # the same settings again share one (frozen) instance; other settings get their own
+    again = parse_chat_request(body(retry={"count": 2, "on_codes": [500, 503]},
+                                    fallbacks=[{"model": "openai/gpt-4o"}],
+                                    fallback_on_codes=[502], timeout={"call_timeout": 1500}))
+    assert again.routing is routing
+    inner = parse_chat_request(body(orq={"retry": {"count": 1}, "load_balancer": [
+        {"model": "openai/a", "weight": 0.25}, {"model": "openai/b", "weight": 0.75}]})).routing
+    assert inner is not routing
+    assert (inner.retry.count, inner.retry.on_codes) == (1, DEFAULT_RETRY_CODES)
+    assert inner.balanced == (("openai/a", 0.25), ("openai/b", 0.75))
+    both = parse_chat_request(body(retry={"count": 3}, orq={"retry": {"count": 1}})).routing
+    assert both.retry.count == 3  # the top level wins

@@ -6,6 +6,7 @@ checked here so each error can name the field it is about.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import orjson
@@ -170,26 +171,56 @@ def pick_feature(req: Any, name: str) -> Any:
     return value
 
 
+_ROUTING_FIELDS = frozenset({"retry", "fallbacks", "fallback_on_codes", "load_balancer",
+                             "timeout"})
+NO_ROUTING = RoutingOptions()
+
+
 def routing_options(req: Any) -> RoutingOptions:
-    retry = pick_feature(req, "retry")
-    fallbacks = pick_feature(req, "fallbacks")
-    codes = pick_feature(req, "fallback_on_codes")
-    balancer = pick_feature(req, "load_balancer")
-    timeout = pick_feature(req, "timeout")
+    """The request's routing settings. Most requests send none and share `NO_ROUTING`; the rest
+    repeat a few settings, so options are built once per distinct setting (`_built`)."""
+    if req.orq is None:
+        if _ROUTING_FIELDS.isdisjoint(req.model_fields_set):
+            return NO_ROUTING
+        retry, fallbacks, codes = req.retry, req.fallbacks, req.fallback_on_codes
+        balancer, timeout = req.load_balancer, req.timeout
+    else:
+        retry, fallbacks, codes, balancer, timeout = (pick_feature(req, name) for name in (
+            "retry", "fallbacks", "fallback_on_codes", "load_balancer", "timeout"))
     if balancer is None and retry is None and fallbacks is None and timeout is None:
-        return RoutingOptions()
+        return NO_ROUTING
     entries: list[LoadBalancerEntry] | list[Any] = []
     if isinstance(balancer, LoadBalancer):
         entries = balancer.models
     elif isinstance(balancer, list):
         entries = balancer
+    return _built(
+        tuple((e.model, e.weight) for e in entries) if entries else (),
+        tuple(f.model for f in fallbacks) if fallbacks else (),
+        tuple(codes) if codes else None,
+        None if retry is None else retry.count,
+        tuple(retry.on_codes) if retry is not None and retry.on_codes else None,
+        timeout.call_timeout if timeout is not None else None,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _built(
+    balanced: tuple[tuple[str, float], ...],
+    fallbacks: tuple[str, ...],
+    fallback_codes: tuple[int, ...] | None,
+    retry_count: int | None,
+    retry_codes: tuple[int, ...] | None,
+    timeout_ms: float | None,
+) -> RoutingOptions:
+    """Options are frozen, so one instance serves every request with the same settings."""
     return RoutingOptions(
-        balanced=tuple((e.model, e.weight) for e in entries),
-        fallbacks=tuple(f.model for f in fallbacks or ()),
-        fallback_on_codes=frozenset(codes) if codes else DEFAULT_FALLBACK_CODES,
+        balanced=balanced,
+        fallbacks=fallbacks,
+        fallback_on_codes=frozenset(fallback_codes) if fallback_codes else DEFAULT_FALLBACK_CODES,
         retry=RetryPolicy(
-            count=retry.count,
-            on_codes=frozenset(retry.on_codes) if retry.on_codes else DEFAULT_RETRY_CODES,
-        ) if retry is not None else RetryPolicy(),
-        call_timeout=timeout.call_timeout / 1000 if timeout is not None else None,
+            count=retry_count,
+            on_codes=frozenset(retry_codes) if retry_codes else DEFAULT_RETRY_CODES,
+        ) if retry_count is not None else RetryPolicy(),
+        call_timeout=timeout_ms / 1000 if timeout_ms is not None else None,
     )
