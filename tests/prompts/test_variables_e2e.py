@@ -12,6 +12,7 @@ from tests.conftest import gateway_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.recorder import ListRecorder
 from waystation.prompts.variables import MASK
+from waystation.store.trace_rows import RecordedTrace, build_rows
 
 
 def test_orq_sdk_variables_reach_the_provider_substituted(
@@ -35,6 +36,10 @@ def test_orq_sdk_variables_reach_the_provider_substituted(
     text = repr(trace.request) + repr(trace.response)
     assert "jane@example.com" not in text and MASK in text
     assert "Jane" in text  # only the PII value is masked
+    # the stored row holds the masked response, not the JSON the caller was sent
+    row = build_rows([RecordedTrace(trace)], log_bodies=True).traces[0]
+    stored = " ".join(str(value) for value in row)
+    assert "jane@example.com" not in stored and MASK in stored
 
 
 def test_orq_inputs_object_form_with_the_openai_sdk_and_missing_names(

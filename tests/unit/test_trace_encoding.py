@@ -39,3 +39,16 @@ def test_money_is_rounded_to_ten_decimals_as_round_does() -> None:
     assert cost.as_dict() == {"input": 0.1, "cached_input": 0.0, "cache_write": 0.0,
                               "output": 0.2, "reasoning": 0.0, "total": 0.3,
                               "currency": "USD"}
+
+
+def test_a_response_sent_whole_is_stored_as_it_was_sent() -> None:
+    from tests.store import sample
+    from waystation.store.trace_rows import TRACE_COLUMNS, RecordedTrace, build_rows
+
+    at = TRACE_COLUMNS.index("response")
+    sent = sample.trace()
+    sent.response_json = b'{"id":"chatcmpl-1","object":"chat.completion"}'
+    encoded = sample.trace()  # a stream's response, rebuilt from its chunks: encoded here
+    rows = build_rows([RecordedTrace(sent), RecordedTrace(encoded)], log_bodies=True).traces
+    assert rows[0][at] == '{"id":"chatcmpl-1","object":"chat.completion"}'
+    assert rows[1][at] == encode(encoded.response)

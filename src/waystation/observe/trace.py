@@ -51,6 +51,9 @@ class Trace:
     response: dict[str, Any] | None = None  # the completion (accumulated for streams)
     error: dict[str, Any] | None = None  # the error body the caller got
     extra: dict[str, Any] = field(default_factory=dict)  # variables, retrieval, …
+    # `response` as the JSON the caller was sent, when it was sent whole: stored as it is, so
+    # the writer need not encode the completion a second time
+    response_json: bytes | None = None
 
 
 class Recorder(Protocol):

@@ -117,7 +117,8 @@ class ChatHandler:
         headers = [(CACHE_HEADER, b"HIT"), (b"x-waystation-model",
                                             str(completion.get("model")).encode())]
         if not call.stream:
-            await req.send_bytes(200, orjson.dumps(completion), JSON_HEADERS, headers)
+            trace.response_json = body = orjson.dumps(completion)
+            await req.send_bytes(200, body, JSON_HEADERS, headers)
             return
         body = b"".join(frame(c) for c in replay(completion, include_usage=call.include_usage))
         await req.start(200, SSE_HEADERS, headers)
@@ -131,7 +132,8 @@ class ChatHandler:
         req.log["answered_by"] = trace.model = answer.target.public_model
         trace.usage = answer.completion.get("usage")
         trace.response = answer.completion
-        await req.send_bytes(200, orjson.dumps(answer.completion), JSON_HEADERS,
+        trace.response_json = body = orjson.dumps(answer.completion)
+        await req.send_bytes(200, body, JSON_HEADERS,
                              _answer_headers(answer.target.public_model, trace) + extra)
         return answer.completion
 

@@ -43,4 +43,5 @@ def seal(trace: Trace, call: ChatCall | None) -> None:
     secrets = [call.variables.values[name] for name in call.variables.pii]
     trace.request = mask(trace.request, secrets)
     trace.response = mask(trace.response, secrets)
+    trace.response_json = None  # what was sent holds the values: the masked copy is stored
     trace.error = mask(trace.error, secrets)

@@ -242,9 +242,14 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
         encode(trace.metadata) if trace.metadata else None,  # metadata
         encode(trace.error),  # error
         encode_scrubbed(trace.request) if log_bodies else None,  # request
-        encode(trace.response) if log_bodies else None,  # response
+        _response(trace) if log_bodies else None,  # response
         encode_scrubbed(trace.extra) if log_bodies and trace.extra else None,  # extra
     )
+
+
+def _response(trace: Trace) -> str | None:
+    sent = trace.response_json
+    return encode(trace.response) if sent is None else sent.decode()
 
 
 @functools.lru_cache(maxsize=64)
