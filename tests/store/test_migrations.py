@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 from waystation.store.database import Database
 from waystation.store.keys import KeyStore, hash_key
 from waystation.store.migrations import LATEST, MIGRATIONS, current_version, upgrade
+from waystation.store.pagination import PageRequest
 from waystation.store.schema import ALL_TABLES
 
 
@@ -125,7 +126,7 @@ async def test_bodies_stored_before_they_moved_into_the_traces_rows_are_kept(
                         {"id": trace_id, "request": '{"model":"m"}',
                          "response": '{"id":"c"}', "extra": '{"x":1}'})
         migrations.MIGRATIONS = original
-        assert await upgrade(db) == [6]
+        assert await upgrade(db) == [6, 7]
         async with db.transaction() as conn:
             tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
         assert "trace_bodies" not in tables
@@ -137,3 +138,43 @@ async def test_bodies_stored_before_they_moved_into_the_traces_rows_are_kept(
     finally:
         migrations.MIGRATIONS = original
         await db.close()
+
+
+async def test_trace_lookups_use_the_partial_indexes(database_url: str) -> None:
+    """Migration 7 leaves traces without a thread, a contact or a request id of their own out
+    of those indexes; lookups by each still find what they look for, through the index."""
+    from tests.store import sample
+    from waystation.store import Store
+    from waystation.store.trace_rows import RecordedTrace
+    from waystation.store.traces import TraceFilter
+
+    store = Store.open(database_url)
+    try:
+        await drop_everything(store.db)
+        await upgrade(store.db)
+        plain = sample.trace()
+        named = sample.trace(id="caller-chosen-id", thread={"id": "t1"},
+                             contact={"id": "c1"}, contact_external_id="c1")
+        await store.sink.write([RecordedTrace(plain), RecordedTrace(named)])
+        assert (await store.traces.get(plain.id))["_id"] == plain.id
+        by_request = await store.traces.get("caller-chosen-id")
+        assert by_request["request_id"] == "caller-chosen-id" and by_request["_id"] != plain.id
+        page = PageRequest(limit=10)
+        found, _ = await store.traces.list(TraceFilter(thread_id="t1"), page)
+        assert [t["request_id"] for t in found] == ["caller-chosen-id"]
+        found, _ = await store.traces.list(TraceFilter(contact_ids=("c1",)), page)
+        assert [t["request_id"] for t in found] == ["caller-chosen-id"]
+        async with store.db.transaction() as conn:
+            if store.db.is_sqlite:
+                partial = {r[0] for r in await conn.execute(text(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%WHERE%'"))}
+                plan = " ".join(str(r[-1]) for r in await conn.execute(text(
+                    "EXPLAIN QUERY PLAN SELECT id FROM traces WHERE request_id = 'x' "
+                    "AND request_id != id")))
+                assert "ix_traces_request_id" in plan
+            else:
+                partial = {r[0] for r in await conn.execute(text(
+                    "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%WHERE%'"))}
+        assert partial == {"ix_traces_request_id", "ix_traces_thread", "ix_traces_contact"}
+    finally:
+        await store.db.close()

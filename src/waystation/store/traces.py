@@ -129,8 +129,12 @@ class TraceQueries:
         async with reachable(self.db), self.db.transaction() as conn:
             row = (await conn.execute(select(traces).where(traces.c.id == ref))).first()
             if row is None:
-                row = (await conn.execute(select(traces).where(traces.c.request_id == ref)
-                                          .order_by(traces.c.id.desc()).limit(1))).first()
+                # a trace whose request id is its id was found above (and is not in the
+                # request id index, which this condition lets the query use)
+                row = (await conn.execute(
+                    select(traces).where(traces.c.request_id == ref,
+                                         traces.c.request_id != traces.c.id)
+                    .order_by(traces.c.id.desc()).limit(1))).first()
             if row is None:
                 raise NotFound(f"No trace with id {ref!r}.", code="trace_not_found")
         return render(row, bodies=True)
