@@ -211,7 +211,7 @@ def _m5_files(conn: Connection) -> None:
 def _m6_bodies_in_traces(conn: Connection) -> None:
     """Move each trace's bodies from `trace_bodies` into its `traces` row.
 
-    A trace was two rows in two tables, each with its own key index; one row is about a sixth
+    A trace was two rows in two tables, each with its own key index; one row is about a tenth
     less work for the trace writer, on every request.
     """
     for column in ("request", "response", "extra"):
