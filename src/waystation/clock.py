@@ -9,6 +9,17 @@ import time
 from dataclasses import dataclass, field
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# every pair of Crockford digits, so a ULID is 13 lookups of 10 bits instead of 26 of 5: it is
+# made for every request on the hot path
+_DIGIT_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
+
+
+def ulid_text(millis: int, random80: int) -> str:
+    """The ULID of a millisecond time and 80 random bits: 26 Crockford base32 digits."""
+    value = ((millis & 0xFFFF_FFFF_FFFF) << 80) | (random80 & ((1 << 80) - 1))
+    pairs = _DIGIT_PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 @dataclass
@@ -31,9 +42,4 @@ class Clock:
 
     def ulid(self) -> str:
         """A ULID: 48-bit millisecond time then 80 random bits, Crockford base32."""
-        value = (int(self.now() * 1000) << 80) | self._ids.getrandbits(80)
-        out = []
-        for _ in range(26):
-            out.append(_CROCKFORD[value & 31])
-            value >>= 5
-        return "".join(reversed(out))
+        return ulid_text(int(self.now() * 1000), self._ids.getrandbits(80))

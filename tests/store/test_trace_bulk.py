@@ -14,7 +14,7 @@ from tests.store import sample
 from tests.store.conftest import empty
 from tests.store.postgres import require
 from tests.store.test_recorder import no_wait, until
-from waystation.observe.pricing import Cost
+from waystation.observe.pricing import Cost, TokenCounts
 from waystation.observe.recorder import TraceWriter
 from waystation.store import Store
 from waystation.store.database import Database, is_transient
@@ -193,6 +193,20 @@ async def test_a_refused_trace_leaves_the_others_and_the_connection_usable(
     later = sample.trace()
     await store.sink.write([RecordedTrace(later)])
     assert (await store.traces.get(later.id))["_id"] == later.id
+
+
+async def test_a_row_the_schema_refuses_fails_its_batch_and_stores_nothing(
+        store: Store) -> None:
+    """Trace rows go in with their conflicts ignored, so a taken id costs no error; a row
+    skipped for another broken constraint (here NOT NULL) must still fail the batch, as a
+    refusal of its data (which the writer then isolates), never vanish from it in silence."""
+    bad = RecordedTrace(sample.trace(), tokens=TokenCounts(None, 0, 0, 0, 0, 0))  # type: ignore[arg-type]
+    with pytest.raises(Exception) as refused:
+        await store.sink.write([RecordedTrace(sample.trace()), bad, RecordedTrace(sample.trace())])
+    assert not is_transient(refused.value)
+    assert "null" in str(refused.value).lower()
+    found, _ = await store.traces.list(TraceFilter(), PageRequest(limit=10))
+    assert found == []
 
 
 def test_driver_errors_are_told_apart() -> None:

@@ -67,6 +67,10 @@ class SqliteWorker:
             try:
                 for pragma in sqlite_pragmas(self.busy_timeout):
                     conn.execute(pragma)
+                # the statement journal of a multi-row INSERT that may abort (trace metadata,
+                # for its foreign key) in memory, not a temporary file made for every batch;
+                # this connection runs only the writer's jobs, never a large sort
+                conn.execute("PRAGMA temp_store=MEMORY")
             except BaseException:
                 conn.close()
                 raise

@@ -138,6 +138,12 @@ _THREAD_READ = ", ".join(THREAD_COLUMNS)
 # -- SQLite: one job on the worker thread -----------------------------------------------------
 
 _ROWS_PER_INSERT = 256  # a power of two: see _sqlite_insert
+# A multi-row statement that may abort half-way makes SQLite keep a statement journal, a
+# temporary file written for every batch; one whose conflicts are ignored cannot abort. A row
+# it skips (its id taken, or any other constraint) shows in the count, and the retry's plain
+# INSERT raises whatever error was not a taken id.
+_SQLITE_TRACES_UNLESS_TAKEN = _SQLITE.insert_traces.replace(
+    "INSERT INTO", "INSERT OR IGNORE INTO", 1)
 
 
 def _write_sqlite(conn: sqlite3.Connection, *, items: list[RecordedTrace],
@@ -145,10 +151,10 @@ def _write_sqlite(conn: sqlite3.Connection, *, items: list[RecordedTrace],
     """Build the rows and write them in one transaction (the worker rolls back on failure)."""
     rows = build_rows(items, log_bodies=log_bodies, pause=yield_gil)
     conn.execute("BEGIN IMMEDIATE")
-    if _sqlite_insert(conn, _SQLITE.insert_traces, rows.traces,
-                      " ON CONFLICT (id) DO NOTHING") != len(rows.traces):
-        # Some id is taken. The write lock is held from BEGIN IMMEDIATE on, so once the taken
-        # ids are renamed nothing can take the new ones before the commit.
+    if _sqlite_insert(conn, _SQLITE_TRACES_UNLESS_TAKEN, rows.traces) != len(rows.traces):
+        # Some id is taken (or a row broke another constraint, which the plain INSERT below
+        # then raises). The write lock is held from BEGIN IMMEDIATE on, so once the taken ids
+        # are renamed nothing can take the new ones before the commit.
         conn.rollback()
         conn.execute("BEGIN IMMEDIATE")
         rows.rename({r[0] for r in _sqlite_found(conn, "SELECT id FROM traces", "id", rows.ids)})
@@ -166,8 +172,7 @@ def _write_sqlite(conn: sqlite3.Connection, *, items: list[RecordedTrace],
     conn.commit()
 
 
-def _sqlite_insert(conn: sqlite3.Connection, insert_one: str, rows: list[Row],
-                   suffix: str = "") -> int:
+def _sqlite_insert(conn: sqlite3.Connection, insert_one: str, rows: list[Row]) -> int:
     """Insert `rows` with multi-row INSERTs; the number of rows inserted.
 
     sqlite3 releases the GIL around every statement step, and taking it back from a busy event
@@ -186,16 +191,16 @@ def _sqlite_insert(conn: sqlite3.Connection, insert_one: str, rows: list[Row],
         size = 1 << (min(most, len(rows) - start).bit_length() - 1)
         part = rows[start:start + size]
         start += size
-        sql = _multi_row(insert_one, size, suffix)
+        sql = _multi_row(insert_one, size)
         inserted += conn.execute(sql, [value for row in part for value in row]).rowcount
     return inserted
 
 
 @functools.lru_cache(maxsize=64)
-def _multi_row(insert_one: str, size: int, suffix: str) -> str:
-    """`insert_one` (one row's INSERT) as an INSERT of `size` rows, then `suffix`."""
+def _multi_row(insert_one: str, size: int) -> str:
+    """`insert_one` (one row's INSERT) as an INSERT of `size` rows."""
     head, _, group = insert_one.partition(" VALUES ")
-    return f"{head} VALUES {', '.join([group] * size)}{suffix}"
+    return f"{head} VALUES {', '.join([group] * size)}"
 
 
 def _sqlite_many(conn: sqlite3.Connection, sql: str, values: list[Row]) -> None:
