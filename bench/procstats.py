@@ -40,6 +40,25 @@ def cpu_seconds(pid: int) -> float:
     return total / CLK_TCK
 
 
+def thread_cpu(pid: int) -> dict[str, tuple[float, float]]:
+    """(user, system) CPU seconds of a process tree's threads in two groups: each process's
+    main thread (`main`: the gateway's event loop) and all its other threads (`others`: the
+    trace writer and the worker pools). A thread that ended is no longer counted."""
+    ticks = {"main": [0, 0], "others": [0, 0]}
+    for p in process_tree(pid):
+        tasks: list[str] = []
+        with contextlib.suppress(OSError):
+            tasks = os.listdir(f"/proc/{p}/task")
+        for task in tasks:
+            with contextlib.suppress(OSError, IndexError, ValueError), \
+                    open(f"/proc/{p}/task/{task}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+                group = ticks["main" if task == str(p) else "others"]
+                group[0] += int(fields[11])
+                group[1] += int(fields[12])
+    return {k: (u / CLK_TCK, s / CLK_TCK) for k, (u, s) in ticks.items()}
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     """Summed VmRSS and VmHWM (peak) of the process tree, in KiB."""
     rss = hwm = 0

@@ -40,6 +40,7 @@ sys.path.insert(0, str(HERE))
 import harness as h  # noqa: E402
 import run  # noqa: E402
 import variants  # noqa: E402
+from procstats import thread_cpu  # noqa: E402
 
 log = h.log
 
@@ -60,41 +61,53 @@ def load_all(args: argparse.Namespace, gateways: list[dict[str, Any]], stream: b
     return results
 
 
+Threads = dict[str, tuple[float, float]]  # procstats.thread_cpu: group -> (user, system) s
+
+
 def load_in_turn(args: argparse.Namespace, gateways: list[dict[str, Any]], stream: bool,
-                 rnd: int) -> tuple[list[dict[str, Any]], list[float], list[float]]:
+                 rnd: int) -> tuple[list[dict[str, Any]], list[float], list[float], list[Threads]]:
     """`--alternate`: one gateway loaded at a time, in an order that rotates each round; its
     CPU is read from the start of its cell to `--tail` seconds after, so the trace writer's
-    work on the cell's traces counts in full and no gateway shares the core while measured."""
+    work on the cell's traces counts in full and no gateway shares the core while measured.
+    Also each gateway's CPU in the cell by thread: the event loop's and the other threads'."""
     count = len(gateways)
     results: list[dict[str, Any]] = [{} for _ in gateways]
     before, after = [0.0] * count, [0.0] * count
+    threads: list[Threads] = [{} for _ in gateways]
     for k in range(count):
         i = (rnd + k) % count
         pid = gateways[i]["server"].pid
-        before[i] = h.cpu_seconds(pid)
+        before[i], first = h.cpu_seconds(pid), thread_cpu(pid)
         results[i] = run.run_tool(gateways[i]["args"], gateways[i]["target"], stream, args.conc,
                                   args.duration)
         time.sleep(args.tail)
-        after[i] = h.cpu_seconds(pid)
-    return results, before, after
+        after[i], last = h.cpu_seconds(pid), thread_cpu(pid)
+        threads[i] = {g: (last[g][0] - first[g][0], last[g][1] - first[g][1]) for g in last}
+    return results, before, after, threads
 
 
 def measure(args: argparse.Namespace, gateways: list[dict[str, Any]], mode: str, rnd: int
             ) -> list[dict[str, Any]]:
     stream = mode == "stream"
+    threads: list[Threads] = [{} for _ in gateways]
     if args.alternate:
-        results, before, after = load_in_turn(args, gateways, stream, rnd)
+        results, before, after, threads = load_in_turn(args, gateways, stream, rnd)
     else:
         before = [h.cpu_seconds(g["server"].pid) for g in gateways]
         results = load_all(args, gateways, stream, args.duration, args.conc)
         after = [h.cpu_seconds(g["server"].pid) for g in gateways]
     rows = []
-    for g, res, a, b in zip(gateways, results, before, after, strict=True):
+    for g, res, a, b, split in zip(gateways, results, before, after, threads, strict=True):
         n = res["requests"]
         g["sent"] += n
-        rows.append({"variant": g["name"], "mode": mode, "round": rnd, "requests": n,
-                     "rps": res["rps"], "errors": res["error_count"],
-                     "cpu_per_req_us": round((b - a) / n * 1e6, 1) if n else None})
+        row = {"variant": g["name"], "mode": mode, "round": rnd, "requests": n,
+               "rps": res["rps"], "errors": res["error_count"],
+               "cpu_per_req_us": round((b - a) / n * 1e6, 1) if n else None}
+        for group, (user, system) in split.items():
+            if n:
+                row[f"{group}_user_us"] = round(user / n * 1e6, 1)
+                row[f"{group}_sys_us"] = round(system / n * 1e6, 1)
+        rows.append(row)
     base = next((r for r in rows if r["variant"] == "no-traces"), None)
     for r in rows:
         if base and base["cpu_per_req_us"] and r["cpu_per_req_us"]:
@@ -118,8 +131,13 @@ def summarise(args: argparse.Namespace, rows: list[dict[str, Any]]) -> list[dict
                 "ratio_min": min(ratios) if ratios else None,
                 "ratio_max": max(ratios) if ratios else None,
                 "errors": sum(r["errors"] for r in mine),
+                **{key: statistics.median(r[key] for r in mine)
+                   for key in _THREAD_KEYS if mine and all(key in r for r in mine)},
             })
     return out
+
+
+_THREAD_KEYS = ("main_user_us", "main_sys_us", "others_user_us", "others_sys_us")
 
 
 def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
@@ -150,6 +168,15 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
         lines.append([r["variant"], r["mode"], f(r["cpu_per_req_us"], 0), f(r["ratio"], 3),
                       f(r["ratio_min"], 3), f(r["ratio_max"], 3), ok, r["errors"]])
     out += h.table(headers, lines, "llrrrrlr")
+    split = [r for r in result["summary"] if all(k in r for k in _THREAD_KEYS)]
+    if split:
+        out += ["## CPU per request by thread", "", "Medians over the cells, µs per request "
+                "(tick-granular `/proc` readings, so a few µs either way): the event-loop "
+                "thread, and all other threads together (the trace writer, worker pools).", ""]
+        out += h.table(["variant", "mode", "event loop user", "event loop system",
+                        "other threads user", "other threads system"],
+                       [[r["variant"], r["mode"], *(f(r[k], 0) for k in _THREAD_KEYS)]
+                        for r in split], "llrrrr")
     out += ["## Traces written", "", "Rows in each variant's store once it stopped, against the "
             "requests its client completed (checks and warm-up included).", ""]
     out += h.table(["variant", "requests", "rows"],
