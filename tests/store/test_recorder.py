@@ -195,3 +195,21 @@ async def test_a_real_database_that_is_unreachable_then_back(
     await writer.close()
     await down.close()
     await real.db.close()
+
+
+async def test_queued_traces_are_compacted_unless_spans_are_exported() -> None:
+    """The writer keeps only JSON of a queued trace's bodies; a span exporter reads the parsed
+    ones, so with one the trace is queued as it came."""
+
+    class Spans:
+        def export(self, items: Sequence[RecordedTrace]) -> None:
+            pass
+
+        def shutdown(self) -> None:
+            pass
+
+    plain, exported = sample.trace(), sample.trace()
+    TraceWriter(Sink()).record(plain)
+    TraceWriter(Sink(), exporter=Spans()).record(exported)
+    assert plain.request is None and plain.usage is None and plain.request_json is not None
+    assert exported.request is not None and exported.request_json is None

@@ -52,3 +52,36 @@ def test_a_response_sent_whole_is_stored_as_it_was_sent() -> None:
     rows = build_rows([RecordedTrace(sent), RecordedTrace(encoded)], log_bodies=True).traces
     assert rows[0][at] == '{"id":"chatcmpl-1","object":"chat.completion"}'
     assert rows[1][at] == encode(encoded.response)
+
+
+def test_a_compacted_trace_is_stored_as_the_same_row() -> None:
+    """`Trace.compact` keeps the bodies as JSON only; the row stored from it is the same, and a
+    secret in the request is still scrubbed from the JSON form."""
+    import copy
+
+    from tests.store import sample
+    from waystation.observe.pricing import TokenCounts
+    from waystation.store.trace_rows import TRACE_COLUMNS, RecordedTrace, build_rows
+
+    request = {"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+               "metadata": {"Api_Key": "sk-live-1"}}
+    whole = sample.trace(request=request, response_json=b'{"id":"chatcmpl-1"}')
+    compacted = copy.deepcopy(whole)
+    compacted.compact()
+    assert (compacted.request, compacted.response, compacted.usage) == (None, None, None)
+    assert orjson.loads(compacted.request_json or b"") == request
+    tokens = TokenCounts.of(whole.usage)
+    items = [RecordedTrace(whole, tokens=tokens), RecordedTrace(compacted, tokens=tokens)]
+    rows = build_rows(items, log_bodies=True).traces
+    at = {name: i for i, name in enumerate(TRACE_COLUMNS)}
+    for name in ("request", "response", "usage", "prompt_tokens", "total_tokens"):
+        assert rows[0][at[name]] == rows[1][at[name]], name
+    assert "sk-live-1" not in rows[1][at["request"]] and "[redacted]" in rows[1][at["request"]]
+
+
+def test_a_body_json_cannot_encode_is_left_for_the_writer() -> None:
+    from tests.store import sample
+
+    odd = sample.trace(request={"price": decimal.Decimal("1.50")})
+    odd.compact()
+    assert odd.request == {"price": decimal.Decimal("1.50")} and odd.request_json is None

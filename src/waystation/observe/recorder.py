@@ -105,23 +105,26 @@ class TraceWriter:
     def record(self, trace: Trace) -> None:
         """Queue a finished trace: never blocks, never raises.
 
-        Runs once per request on the event loop, so it only prices, counts and appends; the
-        token counts read here travel with the trace, and the writer does not read them again.
+        Runs once per request on the event loop, so it only prices, counts, compacts and
+        appends; the token counts read here travel with the trace, and the writer does not read
+        them again. Without a span exporter (which reads the parsed bodies) the trace is
+        compacted (`Trace.compact`) before it waits in the queue.
         """
         cost = tokens = None
         prices, metrics = self._prices, self._metrics
-        if prices is not None or metrics is not None:
-            try:
-                tokens = TokenCounts.of(trace.usage)
-                if prices is not None:
-                    if trace.cache_hit:
-                        cost = FREE
-                    elif trace.usage:
-                        cost = prices.cost_of(trace.model or trace.requested_model, tokens)
-                if metrics is not None:
-                    metrics.observe(trace, cost, tokens)
-            except Exception as error:  # a metrics or pricing bug must not fail the request
-                self._log.say("observe", f"cannot price or count trace {trace.id}: {error!r}")
+        try:
+            tokens = TokenCounts.of(trace.usage)
+            if prices is not None:
+                if trace.cache_hit:
+                    cost = FREE
+                elif trace.usage:
+                    cost = prices.cost_of(trace.model or trace.requested_model, tokens)
+            if metrics is not None:
+                metrics.observe(trace, cost, tokens)
+        except Exception as error:  # a metrics or pricing bug must not fail the request
+            self._log.say("observe", f"cannot price or count trace {trace.id}: {error!r}")
+        if self._exporter is None and tokens is not None:
+            trace.compact()  # the writer reads the counts read here, never the usage again
         queue = self._queue
         if len(queue) >= self.capacity:
             self.dropped += 1

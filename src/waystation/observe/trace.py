@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
 
 @dataclass(slots=True)
 class Attempt:
@@ -54,6 +56,27 @@ class Trace:
     # `response` as the JSON the caller was sent, when it was sent whole: stored as it is, so
     # the writer need not encode the completion a second time
     response_json: bytes | None = None
+    # `request` and `usage` as JSON, once `compact()` has dropped the parsed objects
+    request_json: bytes | None = None
+    usage_json: bytes | None = None
+
+    def compact(self) -> None:
+        """Keep the request, the usage and a response sent whole only as JSON.
+
+        A queued trace then holds a few bytes objects instead of the request's and the
+        completion's parsed objects while it waits for the writer (a few hundred traces at a
+        time): measured in the gateway, that retention cost the event loop more than the
+        encoding does. Only a recorder that reads nothing else of the bodies calls it.
+        """
+        if self.response_json is not None:
+            self.response = None
+        try:
+            if self.request is not None:
+                self.request_json, self.request = orjson.dumps(self.request), None
+            if self.usage is not None:
+                self.usage_json, self.usage = orjson.dumps(self.usage), None
+        except TypeError:  # not plain JSON: the writer encodes what is left as it always did
+            return
 
 
 class Recorder(Protocol):

@@ -160,15 +160,16 @@ def yield_gil() -> None:
 
 def encode_scrubbed(value: Any) -> str | None:
     """`encode(scrub(value))`, without the copy for the usual body that holds no secret key.
+    `value` may be JSON already (bytes, from `Trace.compact`).
 
     Scrubbing walks and copies the whole body in Python, which was most of a trace's cost;
     searching the encoded text for the keys is one scan in C.
     """
-    text = encode(value)
+    text = value.decode() if isinstance(value, bytes) else encode(value)
     if text is None:
         return None
     if _SECRET_KEY_IN_JSON.search(text.lower()):
-        return encode(scrub(value))
+        return encode(scrub(orjson.loads(value) if isinstance(value, bytes) else value))
     return text
 
 
@@ -227,7 +228,7 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
         bool(trace.stream),  # stream
         trace.latency_ms,  # latency_ms
         trace.ttft_ms,  # ttft_ms
-        encode(trace.usage),  # usage
+        trace.usage_json.decode() if trace.usage_json is not None else encode(trace.usage),  # usage
         tokens.prompt,  # prompt_tokens
         tokens.completion,  # completion_tokens
         tokens.total,  # total_tokens
@@ -241,7 +242,7 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
         clip(thread_id, 255) if thread_id not in (None, "") else None,  # thread_id
         encode(trace.metadata) if trace.metadata else None,  # metadata
         encode(trace.error),  # error
-        encode_scrubbed(trace.request) if log_bodies else None,  # request
+        encode_scrubbed(trace.request_json or trace.request) if log_bodies else None,  # request
         _response(trace) if log_bodies else None,  # response
         encode_scrubbed(trace.extra) if log_bodies and trace.extra else None,  # extra
     )
