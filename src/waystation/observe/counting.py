@@ -4,6 +4,7 @@ storing it."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from waystation.observe.metrics import GatewayMetrics
 from waystation.observe.pricing import FREE, Cost, PriceTable, TokenCounts
@@ -13,11 +14,13 @@ log = logging.getLogger("waystation.traces")
 
 
 def price_and_count(
-    trace: Trace, prices: PriceTable | None, metrics: GatewayMetrics | None
-) -> Cost | None:
-    """The trace's cost (None when unknown), counted in the metrics. Never raises: a pricing or
-    metrics bug must not fail the request it describes."""
-    cost = None
+    trace: Trace, prices: PriceTable | None, metrics: GatewayMetrics | None,
+    warn: Callable[[str], object] = log.warning,
+) -> tuple[Cost | None, TokenCounts | None]:
+    """The trace's cost (None when unknown) and token counts, counted in the metrics. Never
+    raises: a pricing or metrics bug must not fail the request it describes (it is told to
+    `warn`, and whatever was read before it is returned)."""
+    cost = tokens = None
     try:
         tokens = TokenCounts.of(trace.usage)
         if prices is not None:
@@ -28,8 +31,8 @@ def price_and_count(
         if metrics is not None:
             metrics.observe(trace, cost, tokens)
     except Exception as error:
-        log.warning("cannot price or count trace %s: %r", trace.id, error)
-    return cost
+        warn(f"cannot price or count trace {trace.id}: {error!r}")
+    return cost, tokens
 
 
 class CountingRecorder:

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
+from waystation.observe.counting import price_and_count
 from waystation.observe.metrics import GatewayMetrics
-from waystation.observe.pricing import FREE, PriceTable, TokenCounts
+from waystation.observe.pricing import PriceTable
 from waystation.observe.trace import Trace
 from waystation.store.database import is_transient
 from waystation.store.trace_rows import RecordedTrace
@@ -96,6 +98,7 @@ class TraceWriter:
         self._give_up_at: float | None = None
         self._outage = False
         self._log = _Throttled()
+        self._warn_observe = functools.partial(self._log.say, "observe")
         self.written = self.dropped = self.rejected = self.failures = self.lost = 0
         if metrics is not None:
             metrics.watch_queue(lambda: len(self._queue) + self._inflight)
@@ -110,19 +113,8 @@ class TraceWriter:
         them again. Without a span exporter (which reads the parsed bodies) the trace is
         compacted (`Trace.compact`) before it waits in the queue.
         """
-        cost = tokens = None
-        prices, metrics = self._prices, self._metrics
-        try:
-            tokens = TokenCounts.of(trace.usage)
-            if prices is not None:
-                if trace.cache_hit:
-                    cost = FREE
-                elif trace.usage:
-                    cost = prices.cost_of(trace.model or trace.requested_model, tokens)
-            if metrics is not None:
-                metrics.observe(trace, cost, tokens)
-        except Exception as error:  # a metrics or pricing bug must not fail the request
-            self._log.say("observe", f"cannot price or count trace {trace.id}: {error!r}")
+        metrics = self._metrics
+        cost, tokens = price_and_count(trace, self._prices, metrics, self._warn_observe)
         if self._exporter is None and tokens is not None:
             trace.compact()  # the writer reads the counts read here, never the usage again
         queue = self._queue
