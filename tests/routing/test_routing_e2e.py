@@ -182,11 +182,13 @@ def test_streams_retry_before_the_first_byte(gw: RunningGateway, fake_openai: Fa
 
 def test_streams_fall_back_before_the_first_byte(gw: RunningGateway,
                                                  fake_openai: FakeOpenAI) -> None:
-    fake_openai.add_fault(Fault(hang=3, model="gpt-4o-mini"))
+    fake_openai.add_fault(Fault(hang=5, model="gpt-4o-mini"))
     client = openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.key, max_retries=0)
+    # the timeout bounds the backup's first attempt too (a first connection to its host): wide
+    # enough for a slow machine, far below the primary's hang
     chunks = list(client.chat.completions.create(
         model="openai/gpt-4o-mini", messages=MSG, stream=True,
-        extra_body={"timeout": {"call_timeout": 300},
+        extra_body={"timeout": {"call_timeout": 1500},
                     "fallbacks": [{"model": "groq/backup"}]}))
     assert {c.model for c in chunks} == {"groq/backup"}
 
