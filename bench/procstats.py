@@ -32,12 +32,15 @@ def process_tree(pid: int) -> list[int]:
 
 def cpu_seconds(pid: int) -> float:
     """user + system CPU seconds of a process and its live descendants."""
-    total = 0
-    for p in process_tree(pid):
-        with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{p}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLK_TCK
+    return sum(sum(_ticks(f"/proc/{p}/stat")) for p in process_tree(pid)) / CLK_TCK
+
+
+def _ticks(stat_path: str) -> tuple[int, int]:
+    """(utime, stime) clock ticks from a process's or thread's `stat` (0, 0 once it is gone)."""
+    with contextlib.suppress(OSError, IndexError, ValueError), open(stat_path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]), int(fields[12])
+    return 0, 0
 
 
 def thread_cpu(pid: int) -> dict[str, tuple[float, float]]:
@@ -50,12 +53,10 @@ def thread_cpu(pid: int) -> dict[str, tuple[float, float]]:
         with contextlib.suppress(OSError):
             tasks = os.listdir(f"/proc/{p}/task")
         for task in tasks:
-            with contextlib.suppress(OSError, IndexError, ValueError), \
-                    open(f"/proc/{p}/task/{task}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-                group = ticks["main" if task == str(p) else "others"]
-                group[0] += int(fields[11])
-                group[1] += int(fields[12])
+            user, system = _ticks(f"/proc/{p}/task/{task}/stat")
+            group = ticks["main" if task == str(p) else "others"]
+            group[0] += user
+            group[1] += system
     return {k: (u / CLK_TCK, s / CLK_TCK) for k, (u, s) in ticks.items()}
 
 

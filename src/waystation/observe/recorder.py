@@ -115,8 +115,6 @@ class TraceWriter:
         """
         metrics = self._metrics
         cost, tokens = price_and_count(trace, self._prices, metrics, self._warn_observe)
-        if self._exporter is None and tokens is not None:
-            trace.compact()  # the writer reads the counts read here, never the usage again
         queue = self._queue
         if len(queue) >= self.capacity:
             self.dropped += 1
@@ -125,6 +123,8 @@ class TraceWriter:
             self._log.say("overflow", f"trace buffer full ({self.capacity}); dropping traces "
                           f"until the database catches up ({self.dropped} dropped so far)")
             return
+        if self._exporter is None and tokens is not None:
+            trace.compact()  # the writer reads the counts read here, never the usage again
         queue.append(RecordedTrace(trace, cost, tokens))
         if len(queue) >= self.batch_size:
             self._wake.set()

@@ -228,7 +228,7 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
         bool(trace.stream),  # stream
         trace.latency_ms,  # latency_ms
         trace.ttft_ms,  # ttft_ms
-        trace.usage_json.decode() if trace.usage_json is not None else encode(trace.usage),  # usage
+        _stored(trace.usage_json, trace.usage),  # usage
         tokens.prompt,  # prompt_tokens
         tokens.completion,  # completion_tokens
         tokens.total,  # total_tokens
@@ -243,14 +243,14 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
         encode(trace.metadata) if trace.metadata else None,  # metadata
         encode(trace.error),  # error
         encode_scrubbed(trace.request_json or trace.request) if log_bodies else None,  # request
-        _response(trace) if log_bodies else None,  # response
+        _stored(trace.response_json, trace.response) if log_bodies else None,  # response
         encode_scrubbed(trace.extra) if log_bodies and trace.extra else None,  # extra
     )
 
 
-def _response(trace: Trace) -> str | None:
-    sent = trace.response_json
-    return encode(trace.response) if sent is None else sent.decode()
+def _stored(json: bytes | None, value: Any) -> str | None:
+    """A body as stored: its JSON when the trace kept one (sent, or compacted), else encoded."""
+    return encode(value) if json is None else json.decode()
 
 
 @functools.lru_cache(maxsize=64)
