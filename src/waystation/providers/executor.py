@@ -1,21 +1,20 @@
 """The one place that sends: a pooled keep-alive HTTP client and transport-error mapping.
 
-aiohttp sits behind this seam (chosen on the benchmark: it costs several times less CPU per
-request than httpx here). Transport failures around the send *and* while reading a stream
-become typed upstream errors, so callers never see a library's exception.
+The client is the gateway's own (`transport/http1.py`), chosen on the benchmark: a proxied
+request costs about a third less CPU than through aiohttp (`bench/RESULTS.md`), which itself
+cost several times less than httpx. Transport failures
+around the send *and* while reading a stream become typed upstream errors, so callers never
+see a client's exception.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import aiohttp
-from yarl import URL
-
 from waystation.errors import UpstreamConnectionError, UpstreamTimeout
 from waystation.providers.base import WireRequest
+from waystation.transport.http1 import Http1Client, HttpError, Response
 
 
 @dataclass(slots=True)
@@ -28,20 +27,19 @@ class WireResponse:
 class WireStream:
     """An open upstream response whose body is read as it arrives."""
 
-    def __init__(self, resp: aiohttp.ClientResponse, provider: str, idle_timeout: float) -> None:
+    __slots__ = ("_provider", "_resp", "headers", "status")
+
+    def __init__(self, resp: Response, provider: str) -> None:
         self._resp = resp
         self._provider = provider
-        self._idle = idle_timeout
         self.status = resp.status
-        self.headers: Mapping[str, str] = {k.lower(): v for k, v in resp.headers.items()}
+        self.headers: Mapping[str, str] = resp.headers  # names in lower case
 
     async def read_all(self) -> bytes:
         try:
-            return await self._resp.read()  # bounded by the session's sock_read timeout
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            return await self._resp.read()  # each wait bounded by the client's read timeout
+        except (HttpError, TimeoutError, OSError) as exc:
             raise _transport_error(exc, self._provider) from exc
-        finally:
-            self._resp.release()
 
     async def read_chunk(self, idle_timeout: float | None = None) -> bytes:
         """The next bytes of the answer as they arrive; b"" at the end.
@@ -50,52 +48,30 @@ class WireStream:
         gateway's own; an expired wait is an `UpstreamTimeout`.
         """
         try:
-            if idle_timeout is None or idle_timeout >= self._idle:
-                # the session's sock_read timeout bounds the wait: no timer of our own per read
-                return await self._resp.content.readany()
-            async with asyncio.timeout(idle_timeout):
-                return await self._resp.content.readany()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            return await self._resp.read_chunk(idle_timeout)
+        except (HttpError, TimeoutError, OSError) as exc:
             raise _transport_error(exc, self._provider) from exc
 
     def close(self) -> None:
-        """Abort the upstream request (client gone, or done reading)."""
-        if not self._resp.closed:
-            self._resp.close()
+        """Stop reading (client gone, or done): an unfinished answer's connection is dropped."""
+        self._resp.close()
 
 
 class Executor:
     def __init__(self, *, timeout: float) -> None:
         self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._client: Http1Client | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            limit=0, limit_per_host=0, keepalive_timeout=60, ttl_dns_cache=300
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            # a provider's cookies (load-balancer affinity, bot checks) must not travel from one
-            # caller's request to another's; no jar also skips its work on every request
-            cookie_jar=aiohttp.DummyCookieJar(),
-            # connect bounds reaching the provider; sock_read every wait for bytes from it (the
-            # status line and headers included), so no request needs a timer of its own
-            timeout=aiohttp.ClientTimeout(
-                total=None, connect=min(self._timeout, 30.0), sock_read=self._timeout),
-            skip_auto_headers=("User-Agent",),
-            auto_decompress=True,
-        )
+        # connect bounds reaching the provider; the read timeout every wait for bytes from it
+        # (the status line and headers included), so no request needs a timer of its own
+        self._client = Http1Client(
+            connect_timeout=min(self._timeout, 30.0), read_timeout=self._timeout, keepalive=60.0)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            raise RuntimeError("Executor.start() was not awaited")
-        return self._session
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     async def send(self, wire: WireRequest, provider: str) -> WireResponse:
         stream = await self.open(wire, provider)
@@ -103,21 +79,21 @@ class Executor:
         return WireResponse(stream.status, stream.headers, body)
 
     async def open(self, wire: WireRequest, provider: str) -> WireStream:
+        client = self._client
+        if client is None:
+            raise RuntimeError("Executor.start() was not awaited")
         try:
-            resp = await self.session.request(
-                # sent exactly as encoded: a signed request (SigV4) must not be re-quoted
-                wire.method, URL(wire.url, encoded=True), headers=dict(wire.headers),
-                data=wire.body,
-            )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            # sent exactly as encoded: a signed request (SigV4) must not be re-quoted
+            resp = await client.request(wire.method, wire.url, wire.headers, wire.body)
+        except (HttpError, TimeoutError, OSError) as exc:
             raise _transport_error(exc, provider) from exc
-        return WireStream(resp, provider, self._timeout)
+        return WireStream(resp, provider)
 
 
 def _transport_error(
     exc: BaseException, provider: str
 ) -> UpstreamConnectionError | UpstreamTimeout:
-    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+    if isinstance(exc, TimeoutError):
         return UpstreamTimeout(f"{provider} did not answer in time", provider=provider)
     detail = str(exc) or type(exc).__name__
     return UpstreamConnectionError(f"cannot reach {provider}: {detail}", provider=provider)
