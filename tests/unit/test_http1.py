@@ -395,3 +395,52 @@ async def test_a_url_it_cannot_send_to_is_an_error(
         client: Http1Client, url: str, message: str) -> None:
     with pytest.raises(HttpError, match=message):
         await client.request("POST", url, {}, b"{}")
+
+
+async def test_bytes_that_arrived_before_a_cut_are_read_before_the_error(
+        serve: Callable[..., Awaitable[Server]], client: Http1Client) -> None:
+    async def handler(x: Exchange) -> None:
+        x.answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"6\r\nevent1\r\n6\r\nevent2\r\n")
+        await x.writer.drain()
+        await asyncio.sleep(0.05)
+        x.writer.transport.abort()
+
+    server = await serve(handler)
+    resp = await client.request("POST", server.url + "/stream", {}, b"{}")
+    await asyncio.sleep(0.2)  # the cut has happened before anything is read
+    assert await resp.read_chunk() == b"event1event2"
+    with pytest.raises(HttpError, match="mid-answer"):
+        await resp.read_chunk()
+
+
+async def test_a_large_request_body_arrives_whole(
+        serve: Callable[..., Awaitable[Server]], client: Http1Client) -> None:
+    async def handler(x: Exchange) -> None:
+        x.answer(ok(b"%d" % len(x.body)))
+
+    server = await serve(handler)
+    body = b"x" * 3_000_000  # sent as a write of its own after the head
+    resp = await client.request("POST", server.url + "/", {}, body)
+    assert await resp.read() == b"3000000"
+    assert server.exchanges[0].body == body
+
+
+async def test_a_request_cancelled_while_waiting_drops_its_connection(
+        serve: Callable[..., Awaitable[Server]], client: Http1Client) -> None:
+    async def handler(x: Exchange) -> None:
+        if x.head.startswith(b"POST /slow"):
+            await asyncio.sleep(5)
+        x.answer(ok())
+
+    server = await serve(handler)
+    await (await client.request("POST", server.url + "/fast", {}, b"{}")).read()
+    task = asyncio.create_task(client.request("POST", server.url + "/slow", {}, b"{}"))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    # its connection, now in an unknown state, was not put back: the next request opens one
+    assert client.idle_connections() == 0
+    await (await client.request("POST", server.url + "/fast", {}, b"{}")).read()
+    assert server.connections == 2
