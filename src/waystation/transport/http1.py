@@ -215,12 +215,11 @@ class _Connection(asyncio.Protocol):
         if self.closed or transport is None or transport.is_closing():
             raise (_Stale("the pooled connection was closed") if self.reused
                    else HttpError("the server closed the connection before answering"))
-        if body:
-            transport.write(payload + body if len(body) < 65536 else payload)
-            if len(body) >= 65536:
-                transport.write(body)
+        if len(body) < 65536:
+            transport.write(payload + body)  # the usual request: one write, one segment
         else:
-            transport.write(payload)
+            transport.write(payload)  # a large body is not copied
+            transport.write(body)
         while not self.head_done:
             if self.error is not None:
                 raise self.error
@@ -292,10 +291,6 @@ class Response:
             conn.abort()
             self._conn = None
             raise HttpError(f"the answer is encoded with {encoding!r}, which was not asked for")
-
-    @property
-    def closed(self) -> bool:
-        return self._conn is None
 
     async def read(self) -> bytes:
         """The whole body."""
@@ -460,9 +455,11 @@ class Http1Client:
         loop = asyncio.get_running_loop()
         oldest = loop.time() - self.keepalive
         for origin, conns in list(self._idle.items()):
-            keep = [c for c in conns if not c.closed and c.idle_since > oldest]
+            keep = []
             for conn in conns:
-                if conn not in keep:
+                if not conn.closed and conn.idle_since > oldest:
+                    keep.append(conn)
+                else:
                     conn.abort()
             if keep:
                 self._idle[origin] = keep
