@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import Table
 
-from waystation.observe.pricing import Cost, TokenCounts, round_money
+from waystation.observe.pricing import Cost, TokenCounts
 from waystation.observe.trace import Trace
 from waystation.store.ids import is_ulid, new_ulid
 from waystation.store.schema import trace_metadata, traces
@@ -213,7 +213,7 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
     tokens = item.tokens if item.tokens is not None else TokenCounts.of(trace.usage)
     created = trace.created
     thread_id = (trace.thread or {}).get("id")
-    cost = item.cost
+    cost = None if item.cost is None else item.cost.as_dict()
     return (
         trace_id,  # id
         clip(trace.id, 128),  # request_id
@@ -234,8 +234,8 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
         tokens.total,  # total_tokens
         tokens.cached,  # cached_tokens
         tokens.reasoning,  # reasoning_tokens
-        None if cost is None else round_money(cost.total),  # cost
-        None if cost is None else encode(cost.as_dict()),  # cost_details
+        None if cost is None else cost["total"],  # cost
+        None if cost is None else encode(cost),  # cost_details
         None if trace.cache_hit is None else bool(trace.cache_hit),  # cache_hit
         encode([a.as_dict() for a in trace.attempts]),  # attempts
         clip(contact_external_id(trace), 255),  # contact_id
@@ -262,7 +262,7 @@ def _utc_day(day_number: int) -> str:
 def _see_contact(seen: dict[str, ContactSeen], trace: Trace) -> None:
     """Only a contact object in the body upserts; the identity header alone only labels."""
     contact = trace.contact
-    if not isinstance(contact, Mapping):
+    if contact is None or not isinstance(contact, Mapping):  # most traces: no ABC check
         return
     external_id = clip(contact_external_id(trace), 255)
     if not external_id:
@@ -286,7 +286,7 @@ def _see_contact(seen: dict[str, ContactSeen], trace: Trace) -> None:
 
 def _see_thread(seen: dict[str, ThreadSeen], trace: Trace) -> None:
     thread = trace.thread
-    if not isinstance(thread, Mapping) or thread.get("id") in (None, ""):
+    if thread is None or not isinstance(thread, Mapping) or thread.get("id") in (None, ""):
         return
     thread_id = clip(thread["id"], 255) or ""
     entry = seen.get(thread_id)
