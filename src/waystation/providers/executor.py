@@ -2,9 +2,8 @@
 
 The client is the gateway's own (`transport/http1.py`), chosen on the benchmark: a proxied
 request costs about a third less CPU than through aiohttp (`bench/RESULTS.md`), which itself
-cost several times less than httpx. Transport failures
-around the send *and* while reading a stream become typed upstream errors, so callers never
-see a client's exception.
+cost several times less than httpx. Transport failures around the send *and* while reading a
+stream become typed upstream errors, so callers never see a client's exception.
 """
 
 from __future__ import annotations
@@ -15,6 +14,9 @@ from dataclasses import dataclass
 from waystation.errors import UpstreamConnectionError, UpstreamTimeout
 from waystation.providers.base import WireRequest
 from waystation.transport.http1 import Http1Client, HttpError, Response
+
+# what the client raises when the provider cannot be reached, cuts off or does not answer
+_TRANSPORT_FAILURES = (HttpError, TimeoutError, OSError)
 
 
 @dataclass(slots=True)
@@ -38,7 +40,7 @@ class WireStream:
     async def read_all(self) -> bytes:
         try:
             return await self._resp.read()  # each wait bounded by the client's read timeout
-        except (HttpError, TimeoutError, OSError) as exc:
+        except _TRANSPORT_FAILURES as exc:
             raise _transport_error(exc, self._provider) from exc
 
     async def read_chunk(self, idle_timeout: float | None = None) -> bytes:
@@ -49,7 +51,7 @@ class WireStream:
         """
         try:
             return await self._resp.read_chunk(idle_timeout)
-        except (HttpError, TimeoutError, OSError) as exc:
+        except _TRANSPORT_FAILURES as exc:
             raise _transport_error(exc, self._provider) from exc
 
     def close(self) -> None:
@@ -85,7 +87,7 @@ class Executor:
         try:
             # sent exactly as encoded: a signed request (SigV4) must not be re-quoted
             resp = await client.request(wire.method, wire.url, wire.headers, wire.body)
-        except (HttpError, TimeoutError, OSError) as exc:
+        except _TRANSPORT_FAILURES as exc:
             raise _transport_error(exc, provider) from exc
         return WireStream(resp, provider)
 

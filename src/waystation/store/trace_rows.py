@@ -213,7 +213,7 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
     tokens = item.tokens if item.tokens is not None else TokenCounts.of(trace.usage)
     created = trace.created
     thread_id = (trace.thread or {}).get("id")
-    cost = None if item.cost is None else item.cost.as_dict()
+    cost = None if item.cost is None else item.cost.as_dict()  # its total is the cost column
     return (
         trace_id,  # id
         clip(trace.id, 128),  # request_id

@@ -143,8 +143,7 @@ class _Connection(asyncio.Protocol):
             self.complete = True
             self._wake()
         elif not self.answered:
-            self._fail(_Stale("the server closed a kept-alive connection") if self.reused
-                       else HttpError("the server closed the connection before answering"))
+            self._fail(self._closed_unanswered())
         else:
             detail = f": {exc}" if exc else ""
             self._fail(HttpError(f"the server closed the connection mid-answer{detail}"))
@@ -187,6 +186,17 @@ class _Connection(asyncio.Protocol):
 
     # -- used by the client and the response ---------------------------------------------------
 
+    def _closed_unanswered(self) -> HttpError:
+        """The server closed the connection before any byte of this answer: a reused one was
+        stale (the client sends again), a new one is a failure."""
+        if self.reused:
+            return _Stale("the server closed a kept-alive connection")
+        return HttpError("the server closed the connection before answering")
+
+    def usable(self, idle_after: float) -> bool:
+        """Open, and idle since `idle_after` (loop time) or later."""
+        return not self.closed and self.idle_since > idle_after
+
     def _wake(self) -> None:
         waiter = self.waiter
         if waiter is not None and not waiter.done():
@@ -213,8 +223,7 @@ class _Connection(asyncio.Protocol):
         self.busy = True
         transport = self.transport
         if self.closed or transport is None or transport.is_closing():
-            raise (_Stale("the pooled connection was closed") if self.reused
-                   else HttpError("the server closed the connection before answering"))
+            raise self._closed_unanswered()
         if len(body) < 65536:
             transport.write(payload + body)  # the usual request: one write, one segment
         else:
@@ -430,7 +439,7 @@ class Http1Client:
         oldest = asyncio.get_running_loop().time() - self.keepalive
         while conns:
             conn = conns.pop()
-            if not conn.closed and conn.idle_since > oldest:
+            if conn.usable(oldest):
                 conn.reused = True
                 return conn
             conn.abort()
@@ -457,7 +466,7 @@ class Http1Client:
         for origin, conns in list(self._idle.items()):
             keep = []
             for conn in conns:
-                if not conn.closed and conn.idle_since > oldest:
+                if conn.usable(oldest):
                     keep.append(conn)
                 else:
                     conn.abort()
@@ -482,7 +491,7 @@ class Http1Client:
                     lambda: _Connection(loop), host, port, ssl=tls,
                     server_hostname=host if tls is not None else None)
         except TimeoutError:
-            raise
+            raise  # an OSError too, but the executor maps it to a timeout
         except OSError as exc:
             detail = exc.strerror or str(exc) or type(exc).__name__
             raise HttpError(f"cannot connect to {host}:{port}: {detail}") from exc
