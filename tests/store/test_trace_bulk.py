@@ -230,3 +230,15 @@ def test_a_column_the_writer_does_not_fill_fails_at_import() -> None:
 def test_an_in_memory_sqlite_database_cannot_take_traces() -> None:
     with pytest.raises(ValueError, match="in-memory"):
         Store.open("sqlite+aiosqlite://")
+
+
+def test_the_worker_binds_none_and_bools_by_registered_adapter(tmp_path: Path) -> None:
+    """The adapters the worker registers store what the module's own fallback stored."""
+    from waystation.store.sqlite_worker import SqliteWorker
+
+    SqliteWorker(tmp_path / "w.db", busy_timeout=1.0)
+    for kind in (type(None), bool):
+        assert (kind, sqlite3.PrepareProtocol) in sqlite3.adapters
+    conn = sqlite3.connect(":memory:")
+    stored = conn.execute("SELECT ?, typeof(?), ?, typeof(?), ?", (None, None, True, True, False))
+    assert stored.fetchone() == (None, "null", 1, "integer", 0)

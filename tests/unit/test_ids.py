@@ -37,3 +37,12 @@ def test_ids_sort_by_time_and_are_valid() -> None:
     made = [clock.ulid(), new_ulid(1_700_000_000.0), new_ulid(1_700_000_000.5)]
     assert all(is_ulid(u) for u in made)
     assert made[1][:10] < made[2][:10] < made[0][:10]
+
+
+def test_is_ulid_refuses_what_is_not_one() -> None:
+    good = new_ulid(1_700_000_000.0)
+    assert is_ulid(good) and is_ulid("7" + "Z" * 25) and is_ulid("0" * 26)
+    for bad in (None, "", good[:-1], good + "0", "8" + good[1:], good.lower(),
+                good[:5] + "I" + good[6:], good[:5] + "U" + good[6:], good[:25] + " ",
+                good[:25] + "\n"):
+        assert not is_ulid(bad), bad

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import math
+import random
 
 import orjson
+import pytest
 
-from waystation.observe.pricing import Cost, round_money
-from waystation.store.trace_rows import clip, encode
+from waystation.observe.pricing import Cost, round_money, round_to
+from waystation.store.trace_rows import _SECRET_KEYS, REDACTED, clip, encode, encode_scrubbed
 
 
 def test_plain_json_is_encoded_compactly() -> None:
@@ -39,6 +42,37 @@ def test_money_is_rounded_to_ten_decimals_as_round_does() -> None:
     assert cost.as_dict() == {"input": 0.1, "cached_input": 0.0, "cache_write": 0.0,
                               "output": 0.2, "reasoning": 0.0, "total": 0.3,
                               "currency": "USD"}
+
+
+def test_scaled_rounding_agrees_with_round_but_next_to_a_half() -> None:
+    rng = random.Random(11)
+    for _ in range(20_000):
+        value = rng.random() * 10 ** rng.randint(-8, 4) * rng.choice((1, -1))
+        for digits in (2, 10):
+            scaled = abs(value) * 10 ** digits
+            next_to_a_half = abs(scaled - math.floor(scaled) - 0.5) < 1e-6
+            assert round_to(value, 10.0 ** digits) == round(value, digits) or next_to_a_half
+    assert round_to(2.675, 100) == 2.68  # half away from zero, where round() says 2.67
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, 1e300])
+def test_rounding_leaves_what_it_cannot_scale(value: float) -> None:
+    assert round_to(value, 1e10) == value and round_money(value) == value
+    assert math.isnan(round_to(math.nan, 100)) and math.isnan(round_money(math.nan))
+
+
+@pytest.mark.parametrize("key", sorted(_SECRET_KEYS))
+def test_every_secret_key_is_scrubbed_in_any_case_and_at_any_depth(key: str) -> None:
+    for name in (key, key.upper(), key.title()):
+        body = {"model": "m", "max_tokens": 3, "nested": [{name: "s3cret"}]}
+        text = encode_scrubbed(orjson.dumps(body)) or ""
+        assert "s3cret" not in text and REDACTED in text
+        assert encode_scrubbed(body) == text
+
+
+def test_a_body_without_secret_keys_is_stored_as_sent() -> None:
+    raw = b'{"model":"m","max_tokens":3,"messages":[{"content":"my key: 1, token: 2"}]}'
+    assert encode_scrubbed(raw) == raw.decode()
 
 
 def test_a_response_sent_whole_is_stored_as_it_was_sent() -> None:

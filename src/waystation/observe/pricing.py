@@ -64,9 +64,29 @@ FREE = Cost(0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def round_money(value: float) -> float:
-    """`round(value, 10)`, skipped for zero, which most parts of a cost are: `round` with digits
-    goes through a decimal conversion and was a tenth of the cost of storing a trace."""
-    return round(value, 10) if value else 0.0
+    """`value` to 10 decimal places.
+
+    `round(value, 10)` goes through a correctly rounded decimal conversion, and with several
+    parts of a cost per request it was a tenth of what storing a trace cost. Scaling, rounding
+    to an integer and scaling back gives the same float but where the scaled value lies within
+    a rounding error of a half (it may then round the other way), which no price makes matter.
+    """
+    if 0 < value < 1e9:  # round_to's usual case, inline: it runs for most parts of every cost
+        return int(value * 1e10 + 0.5) / 1e10
+    return round_to(value, 1e10)
+
+
+def round_to(value: float, scale: float) -> float:
+    """`value` rounded to a multiple of 1/`scale` (half away from zero); 0.0 for zero, and
+    infinities and NaN as they are."""
+    try:
+        if value > 0:
+            return int(value * scale + 0.5) / scale
+        if value < 0:
+            return -int(-value * scale + 0.5) / scale
+    except OverflowError:
+        return value
+    return 0.0 if value == 0 else value
 
 
 class TokenCounts(NamedTuple):

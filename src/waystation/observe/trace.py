@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from waystation.observe.pricing import round_to
+
 
 @dataclass(slots=True)
 class Attempt:
@@ -24,7 +26,7 @@ class Attempt:
         return {
             "model": self.model,
             "status": self.status,
-            "duration_ms": round(self.duration_ms, 2),
+            "duration_ms": round_to(self.duration_ms, 100),
             "error": self.error,
             "code": self.code,
         }

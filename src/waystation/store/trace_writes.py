@@ -25,6 +25,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
@@ -192,7 +193,7 @@ def _sqlite_insert(conn: sqlite3.Connection, insert_one: str, rows: list[Row]) -
         part = rows[start:start + size]
         start += size
         sql = _multi_row(insert_one, size)
-        inserted += conn.execute(sql, [value for row in part for value in row]).rowcount
+        inserted += conn.execute(sql, list(chain.from_iterable(part))).rowcount
     return inserted
 
 
