@@ -49,13 +49,14 @@ class Cost(NamedTuple):
         return self.input + self.cached_input + self.cache_write + self.output + self.reasoning
 
     def as_dict(self) -> dict[str, float | str]:
+        money = round_money  # most parts are zero, and zero needs no rounding
         return {
-            "input": round_money(self.input),
-            "cached_input": round_money(self.cached_input),
-            "cache_write": round_money(self.cache_write),
-            "output": round_money(self.output),
-            "reasoning": round_money(self.reasoning),
-            "total": round_money(self.total),
+            "input": money(self.input) if self.input else 0.0,
+            "cached_input": money(self.cached_input) if self.cached_input else 0.0,
+            "cache_write": money(self.cache_write) if self.cache_write else 0.0,
+            "output": money(self.output) if self.output else 0.0,
+            "reasoning": money(self.reasoning) if self.reasoning else 0.0,
+            "total": money(self.total),
             "currency": "USD",
         }
 

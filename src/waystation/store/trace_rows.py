@@ -205,10 +205,13 @@ def build_rows(
         trace_id = trace_id or new_ulid(trace.created or None)
         used.add(trace_id)
         rows.traces.append(_trace_row(trace_id, item, log_bodies))
-        for key, value in (trace.metadata or {}).items():
-            rows.metadata.append((trace_id, clip(key, 64), clip(value, 512)))
-        _see_contact(rows.contacts, trace)
-        _see_thread(rows.threads, trace)
+        if trace.metadata:
+            for key, value in trace.metadata.items():
+                rows.metadata.append((trace_id, clip(key, 64), clip(value, 512)))
+        if trace.contact is not None:  # most traces name neither: no call for them
+            _see_contact(rows.contacts, trace)
+        if trace.thread is not None:
+            _see_thread(rows.threads, trace)
     return rows
 
 
@@ -225,19 +228,21 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
     trace = item.trace
     tokens = item.tokens if item.tokens is not None else TokenCounts.of(trace.usage)
     created = trace.created
-    thread_id = (trace.thread or {}).get("id")
+    thread = trace.thread
+    thread_id = None if thread is None else thread.get("id")
     cost = None if item.cost is None else item.cost.as_dict()  # its total is the cost column
+    # Values that are usually None are tested inline: a call per field per trace adds up.
     return (
         trace_id,  # id
         clip(trace.id, 128),  # request_id
         created,  # created
         _utc_day(int(created // 86_400)),  # day
-        clip(trace.key_id, 64),  # key_id
-        clip(trace.name, 10_000),  # name
+        None if trace.key_id is None else clip(trace.key_id, 64),  # key_id
+        None if trace.name is None else clip(trace.name, 10_000),  # name
         clip(trace.requested_model, 255),  # requested_model
         clip(trace.model, 255),  # model
         int(trace.status or 0),  # status
-        bool(trace.status >= 400 or trace.error is not None),  # failed
+        trace.status >= 400 or trace.error is not None,  # failed
         bool(trace.stream),  # stream
         trace.latency_ms,  # latency_ms
         trace.ttft_ms,  # ttft_ms
@@ -251,10 +256,11 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
         None if cost is None else encode(cost),  # cost_details
         None if trace.cache_hit is None else bool(trace.cache_hit),  # cache_hit
         encode([a.as_dict() for a in trace.attempts]),  # attempts
-        clip(contact_external_id(trace), 255),  # contact_id
+        None if trace.contact is None and trace.contact_external_id is None
+        else clip(contact_external_id(trace), 255),  # contact_id
         clip(thread_id, 255) if thread_id not in (None, "") else None,  # thread_id
         encode(trace.metadata) if trace.metadata else None,  # metadata
-        encode(trace.error),  # error
+        None if trace.error is None else encode(trace.error),  # error
         encode_scrubbed(trace.request_json or trace.request) if log_bodies else None,  # request
         _stored(trace.response_json, trace.response) if log_bodies else None,  # response
         encode_scrubbed(trace.extra) if log_bodies and trace.extra else None,  # extra
