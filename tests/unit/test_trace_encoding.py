@@ -119,3 +119,47 @@ def test_a_body_json_cannot_encode_is_left_for_the_writer() -> None:
     odd = sample.trace(request={"price": decimal.Decimal("1.50")})
     odd.compact()
     assert odd.request == {"price": decimal.Decimal("1.50")} and odd.request_json is None
+
+
+def test_attempts_are_stored_unrounded_and_read_rounded() -> None:
+    from types import SimpleNamespace
+
+    from tests.store import sample
+    from waystation.observe.trace import Attempt
+    from waystation.store.trace_rows import TRACE_COLUMNS, RecordedTrace, build_rows
+    from waystation.store.traces import render
+
+    trace = sample.trace(attempts=[Attempt("openai/gpt-4o", 503, 12.34567, "down", "x"),
+                                   Attempt("openai/gpt-4o-mini", 200, 1.005)])
+    row = build_rows([RecordedTrace(trace)], log_bodies=True).traces[0]
+    stored = row[TRACE_COLUMNS.index("attempts")]
+    assert orjson.loads(stored) == [
+        {"model": "openai/gpt-4o", "status": 503, "duration_ms": 12.34567, "error": "down",
+         "code": "x"},
+        {"model": "openai/gpt-4o-mini", "status": 200, "duration_ms": 1.005, "error": None,
+         "code": None}]
+    shown = render(SimpleNamespace(**dict(zip(TRACE_COLUMNS, row, strict=True))))
+    assert shown["attempts"] == [a.as_dict() for a in trace.attempts]
+    assert [a["duration_ms"] for a in shown["attempts"]] == [12.35, 1.0]
+
+
+def test_an_attempt_field_json_has_no_form_for_is_written_as_text() -> None:
+    from tests.store import sample
+    from waystation.observe.trace import Attempt
+    from waystation.store.trace_rows import TRACE_COLUMNS, RecordedTrace, build_rows
+
+    odd = Attempt("openai/gpt-4o", 500, 2.0, decimal.Decimal("1.5"))  # type: ignore[arg-type]
+    row = build_rows([RecordedTrace(sample.trace(attempts=[odd]))], log_bodies=True).traces[0]
+    assert orjson.loads(row[TRACE_COLUMNS.index("attempts")])[0]["error"] == "1.5"
+
+
+def test_traces_of_one_batch_on_two_days_each_have_their_own_day() -> None:
+    from tests.store import sample
+    from waystation.store.trace_rows import TRACE_COLUMNS, RecordedTrace, build_rows
+
+    midnight = 1_765_065_600.0  # 2025-12-07T00:00:00Z
+    traces = [sample.trace(at=midnight - 0.001), sample.trace(at=midnight),
+              sample.trace(at=midnight - 1.0)]
+    rows = build_rows([RecordedTrace(t) for t in traces], log_bodies=True).traces
+    assert [r[TRACE_COLUMNS.index("day")] for r in rows] == [
+        "2025-12-06", "2025-12-07", "2025-12-06"]

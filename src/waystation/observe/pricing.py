@@ -49,14 +49,19 @@ class Cost(NamedTuple):
         return self.input + self.cached_input + self.cache_write + self.output + self.reasoning
 
     def as_dict(self) -> dict[str, float | str]:
-        money = round_money  # most parts are zero, and zero needs no rounding
+        """The parts and the total, rounded (`round_money`), in US dollars.
+
+        Built once for every stored trace: the parts are unpacked once, and the usual zero
+        parts are not rounded."""
+        money = round_money
+        paid, cached, written, output, reasoning = self
         return {
-            "input": money(self.input) if self.input else 0.0,
-            "cached_input": money(self.cached_input) if self.cached_input else 0.0,
-            "cache_write": money(self.cache_write) if self.cache_write else 0.0,
-            "output": money(self.output) if self.output else 0.0,
-            "reasoning": money(self.reasoning) if self.reasoning else 0.0,
-            "total": money(self.total),
+            "input": money(paid) if paid else 0.0,
+            "cached_input": money(cached) if cached else 0.0,
+            "cache_write": money(written) if written else 0.0,
+            "output": money(output) if output else 0.0,
+            "reasoning": money(reasoning) if reasoning else 0.0,
+            "total": money(paid + cached + written + output + reasoning),
             "currency": "USD",
         }
 

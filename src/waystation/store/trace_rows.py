@@ -11,7 +11,6 @@ import, so a column added there and not here fails loudly instead of being left 
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -22,7 +21,7 @@ import orjson
 from sqlalchemy import Table
 
 from waystation.observe.pricing import Cost, TokenCounts
-from waystation.observe.trace import Trace
+from waystation.observe.trace import Attempt, Trace
 from waystation.store.ids import is_ulid, new_ulid
 from waystation.store.schema import trace_metadata, traces
 from waystation.store.times import utc_day
@@ -197,6 +196,7 @@ def build_rows(
     """
     rows = TraceRows()
     used: set[str] = set()
+    day_number, day = -1, ""  # a batch's traces share a day or two: formatted once each
     for index, item in enumerate(items, 1):
         if pause is not None and index % _SLICE == 0:
             pause()
@@ -204,7 +204,10 @@ def build_rows(
         trace_id = trace.id if is_ulid(trace.id) and trace.id not in used else None
         trace_id = trace_id or new_ulid(trace.created or None)
         used.add(trace_id)
-        rows.traces.append(_trace_row(trace_id, item, log_bodies))
+        if int(trace.created // 86_400) != day_number:
+            day_number = int(trace.created // 86_400)
+            day = utc_day(day_number * 86_400)
+        rows.traces.append(_trace_row(trace_id, day, item, log_bodies))
         if trace.metadata:
             for key, value in trace.metadata.items():
                 rows.metadata.append((trace_id, clip(key, 64), clip(value, 512)))
@@ -223,24 +226,32 @@ def contact_external_id(trace: Trace) -> str | None:
     return str(found) if found not in (None, "") else None
 
 
-def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
-    """The `traces` row, in TRACE_COLUMNS order, with the Python types both drivers bind as-is."""
+def _trace_row(trace_id: str, day: str, item: RecordedTrace, log_bodies: bool) -> Row:
+    """The `traces` row, in TRACE_COLUMNS order, with the Python types both drivers bind as-is.
+
+    This runs for every stored trace and is most of the writer's own work, so it makes few
+    calls: values that are usually None or short are tested inline before `clip` or `encode`
+    is called, the cost's parts are rounded once (`Cost.as_dict`) and encoded directly, and
+    the attempts are encoded as they are (their durations are rounded when read).
+    """
     trace = item.trace
     tokens = item.tokens if item.tokens is not None else TokenCounts.of(trace.usage)
-    created = trace.created
+    request_id, requested, model = trace.id, trace.requested_model, trace.model
     thread = trace.thread
     thread_id = None if thread is None else thread.get("id")
-    cost = None if item.cost is None else item.cost.as_dict()  # its total is the cost column
-    # Values that are usually None are tested inline: a call per field per trace adds up.
+    cost = None if item.cost is None else item.cost.as_dict()
     return (
         trace_id,  # id
-        clip(trace.id, 128),  # request_id
-        created,  # created
-        _utc_day(int(created // 86_400)),  # day
+        request_id if type(request_id) is str and len(request_id) <= 128
+        and "\x00" not in request_id else clip(request_id, 128),  # request_id
+        trace.created,  # created
+        day,  # day
         None if trace.key_id is None else clip(trace.key_id, 64),  # key_id
         None if trace.name is None else clip(trace.name, 10_000),  # name
-        clip(trace.requested_model, 255),  # requested_model
-        clip(trace.model, 255),  # model
+        requested if requested is None or (type(requested) is str and len(requested) <= 255
+        and "\x00" not in requested) else clip(requested, 255),  # requested_model
+        model if model is None or (type(model) is str and len(model) <= 255
+        and "\x00" not in model) else clip(model, 255),  # model
         int(trace.status or 0),  # status
         trace.status >= 400 or trace.error is not None,  # failed
         bool(trace.stream),  # stream
@@ -253,9 +264,9 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
         tokens.cached,  # cached_tokens
         tokens.reasoning,  # reasoning_tokens
         None if cost is None else cost["total"],  # cost
-        None if cost is None else encode(cost),  # cost_details
+        None if cost is None else orjson.dumps(cost).decode(),  # cost_details
         None if trace.cache_hit is None else bool(trace.cache_hit),  # cache_hit
-        encode([a.as_dict() for a in trace.attempts]),  # attempts
+        _attempts(trace.attempts),  # attempts
         None if trace.contact is None and trace.contact_external_id is None
         else clip(contact_external_id(trace), 255),  # contact_id
         clip(thread_id, 255) if thread_id not in (None, "") else None,  # thread_id
@@ -267,15 +278,18 @@ def _trace_row(trace_id: str, item: RecordedTrace, log_bodies: bool) -> Row:
     )
 
 
+def _attempts(attempts: list[Attempt]) -> str:
+    """The attempts as JSON: orjson writes the dataclasses' fields, in `Attempt.as_dict`'s
+    keys and order (durations unrounded)."""
+    try:
+        return orjson.dumps(attempts).decode()
+    except TypeError:  # a field that is not plain JSON: the general encoder writes its text
+        return encode([a.as_dict() for a in attempts]) or "[]"
+
+
 def _stored(json: bytes | None, value: Any) -> str | None:
     """A body as stored: its JSON when the trace kept one (sent, or compacted), else encoded."""
     return encode(value) if json is None else json.decode()
-
-
-@functools.lru_cache(maxsize=64)
-def _utc_day(day_number: int) -> str:
-    """`utc_day` by day number: a batch's traces share a day or two, and formatting is slow."""
-    return utc_day(day_number * 86_400)
 
 
 def _see_contact(seen: dict[str, ContactSeen], trace: Trace) -> None:

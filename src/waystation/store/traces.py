@@ -14,6 +14,7 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.engine import Row
 
 from waystation.errors import NotFound
+from waystation.observe.pricing import round_to
 from waystation.store.database import Database, reachable
 from waystation.store.pagination import Order, PageRequest, fetch_page
 from waystation.store.schema import trace_metadata, traces
@@ -66,7 +67,7 @@ def render(row: Row[Any], *, bodies: bool = False) -> dict[str, Any]:
         "cost": row.cost,
         "cost_details": decode(row.cost_details),
         "cache_hit": row.cache_hit,
-        "attempts": decode(row.attempts) or [],
+        "attempts": _attempts(decode(row.attempts)),
         "contact_id": row.contact_id,
         "thread_id": row.thread_id,
         "key_id": row.key_id,
@@ -78,6 +79,17 @@ def render(row: Row[Any], *, bodies: bool = False) -> dict[str, Any]:
         out["response"] = decode(row.response)
         out["extra"] = decode(row.extra) or {}
     return out
+
+
+def _attempts(stored: Any) -> list[Any]:
+    """The stored attempts, their durations rounded to 0.01 ms (they are stored unrounded)."""
+    if not isinstance(stored, list):
+        return []
+    for attempt in stored:
+        duration = attempt.get("duration_ms") if isinstance(attempt, dict) else None
+        if isinstance(duration, float):
+            attempt["duration_ms"] = round_to(duration, 100)
+    return stored
 
 
 def filtered(f: TraceFilter, *, bodies: bool = False) -> Select[Any]:
