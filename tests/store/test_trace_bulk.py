@@ -242,3 +242,24 @@ def test_the_worker_binds_none_and_bools_by_registered_adapter(tmp_path: Path) -
     conn = sqlite3.connect(":memory:")
     stored = conn.execute("SELECT ?, typeof(?), ?, typeof(?), ?", (None, None, True, True, False))
     assert stored.fetchone() == (None, "null", 1, "integer", 0)
+
+
+async def test_columns_empty_in_a_whole_batch_are_left_out_and_stored_null(
+        tmp_path: Path) -> None:
+    """A batch whose traces all lack a name, contact, thread and cost leaves those columns out
+    of its INSERT; the next batch, which has them, fills them (another statement)."""
+    store = Store.open(f"sqlite+aiosqlite:///{tmp_path / 'sparse.db'}")
+    plain = [RecordedTrace(sample.trace(key_id=None, latency_ms=None)) for _ in range(3)]
+    full = batch()
+    await store.sink.write(plain)
+    await store.sink.write(full)
+    stored = {r["id"]: r for r in (await read_back(store.db))["traces"]}
+    await store.db.close()
+    for item in plain:
+        row = stored[item.trace.id]
+        assert (row["name"], row["key_id"], row["latency_ms"], row["cost"], row["contact_id"],
+                row["ttft_ms"], row["metadata"], row["cache_hit"]) == (None,) * 8
+        assert row["request"] and row["attempts"] and row["status"] == 200
+    first = stored[full[0].trace.id]
+    assert (first["name"], first["ttft_ms"], first["contact_id"], first["cost"]) == (
+        "first", 12.5, "u1", 0.003)

@@ -26,11 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from waystation.store.database import Database
+from waystation.store.schema import trace_metadata, traces
 from waystation.store.trace_merge import (
     CONTACT_COLUMNS,
     CONTACT_READ,
@@ -88,8 +91,6 @@ class TraceSink:
 class _Sql:
     """The batch's statements in one engine's SQL, made once from the column orders."""
 
-    insert_traces: str
-    insert_metadata: str
     insert_contacts: str
     update_contacts: str
     delete_tags: str
@@ -108,8 +109,6 @@ class _Sql:
             return f"UPDATE {table} SET {sets} WHERE id = {mark(len(columns) + 1)}"
 
         return cls(
-            insert_traces=insert("traces", TRACE_COLUMNS),
-            insert_metadata=insert("trace_metadata", METADATA_COLUMNS),
             insert_contacts=insert("contacts", CONTACT_COLUMNS),
             update_contacts=update("contacts", CONTACT_SET),
             delete_tags=f"DELETE FROM contact_tags WHERE contact_id = {mark(1)}",
@@ -130,7 +129,8 @@ class _Sql:
         ]
 
 
-_SQLITE = _Sql.make(sqlite.dialect().identifier_preparer.quote, lambda _i: "?")
+_QUOTE = sqlite.dialect().identifier_preparer.quote
+_SQLITE = _Sql.make(_QUOTE, lambda _i: "?")
 _POSTGRES = _Sql.make(postgresql.dialect().identifier_preparer.quote, lambda i: f"${i}")
 _CONTACT_READ = ", ".join(CONTACT_READ)
 _THREAD_READ = ", ".join(THREAD_COLUMNS)
@@ -143,8 +143,7 @@ _ROWS_PER_INSERT = 256  # a power of two: see _sqlite_insert
 # temporary file written for every batch; one whose conflicts are ignored cannot abort. A row
 # it skips (its id taken, or any other constraint) shows in the count, and the retry's plain
 # INSERT raises whatever error was not a taken id.
-_SQLITE_TRACES_UNLESS_TAKEN = _SQLITE.insert_traces.replace(
-    "INSERT INTO", "INSERT OR IGNORE INTO", 1)
+_UNLESS_TAKEN = "INSERT OR IGNORE"
 
 
 def _write_sqlite(conn: sqlite3.Connection, *, items: list[RecordedTrace],
@@ -152,15 +151,15 @@ def _write_sqlite(conn: sqlite3.Connection, *, items: list[RecordedTrace],
     """Build the rows and write them in one transaction (the worker rolls back on failure)."""
     rows = build_rows(items, log_bodies=log_bodies, pause=yield_gil)
     conn.execute("BEGIN IMMEDIATE")
-    if _sqlite_insert(conn, _SQLITE_TRACES_UNLESS_TAKEN, rows.traces) != len(rows.traces):
+    if _sqlite_insert(conn, _UNLESS_TAKEN, traces, TRACE_COLUMNS, rows.traces) != len(rows.traces):
         # Some id is taken (or a row broke another constraint, which the plain INSERT below
         # then raises). The write lock is held from BEGIN IMMEDIATE on, so once the taken ids
         # are renamed nothing can take the new ones before the commit.
         conn.rollback()
         conn.execute("BEGIN IMMEDIATE")
         rows.rename({r[0] for r in _sqlite_found(conn, "SELECT id FROM traces", "id", rows.ids)})
-        _sqlite_insert(conn, _SQLITE.insert_traces, rows.traces)
-    _sqlite_insert(conn, _SQLITE.insert_metadata, rows.metadata)
+        _sqlite_insert(conn, "INSERT", traces, TRACE_COLUMNS, rows.traces)
+    _sqlite_insert(conn, "INSERT", trace_metadata, METADATA_COLUMNS, rows.metadata)
     if rows.contacts or rows.threads:
         planned = merge(
             rows.contacts.values(),
@@ -173,8 +172,10 @@ def _write_sqlite(conn: sqlite3.Connection, *, items: list[RecordedTrace],
     conn.commit()
 
 
-def _sqlite_insert(conn: sqlite3.Connection, insert_one: str, rows: list[Row]) -> int:
-    """Insert `rows` with multi-row INSERTs; the number of rows inserted.
+def _sqlite_insert(conn: sqlite3.Connection, verb: str, table: Table,
+                   columns: tuple[str, ...], rows: list[Row]) -> int:
+    """`verb` (INSERT, or INSERT OR IGNORE) `rows` into `table` with multi-row INSERTs; the
+    number of rows inserted.
 
     sqlite3 releases the GIL around every statement step, and taking it back from a busy event
     loop can cost a whole switch interval (5 ms) when the threads run on different cores: one
@@ -182,26 +183,45 @@ def _sqlite_insert(conn: sqlite3.Connection, insert_one: str, rows: list[Row]) -
     Statements of up to `_ROWS_PER_INSERT` rows make that a handful of steps per batch. Their
     row counts are powers of two, so the connection's statement cache holds a few statements
     per table instead of one large prepared statement for every batch size it has seen.
+
+    A nullable column that is None in every row is left out, and SQLite stores NULL: the
+    sqlite3 module looks up an adapter for every None it binds (see `bind_plain_values_
+    directly`), and most deployments leave several columns empty in every trace (no contact,
+    thread, trace name, cache or error).
     """
     if not rows:
         return 0
+    first, count = rows[0], len(rows)
+    empty = [i for i in _nullable(table, columns)  # C loops, not a Python test per row
+             if first[i] is None and list(map(itemgetter(i), rows)).count(None) == count]
+    if empty:
+        keep = [i for i in range(len(columns)) if i not in empty]
+        columns = tuple(columns[i] for i in keep)
+        rows = list(map(itemgetter(*keep), rows))
     variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # 999 before SQLite 3.32
-    most = min(_ROWS_PER_INSERT, variables // len(rows[0]))
+    most = min(_ROWS_PER_INSERT, variables // len(columns))
     inserted = start = 0
     while start < len(rows):
         size = 1 << (min(most, len(rows) - start).bit_length() - 1)
         part = rows[start:start + size]
         start += size
-        sql = _multi_row(insert_one, size)
+        sql = _multi_row(verb, table.name, columns, size)
         inserted += conn.execute(sql, list(chain.from_iterable(part))).rowcount
     return inserted
 
 
+@functools.lru_cache(maxsize=16)
+def _nullable(table: Table, columns: tuple[str, ...]) -> tuple[int, ...]:
+    """The positions in `columns` of the table's nullable columns."""
+    return tuple(i for i, name in enumerate(columns) if table.c[name].nullable)
+
+
 @functools.lru_cache(maxsize=64)
-def _multi_row(insert_one: str, size: int) -> str:
-    """`insert_one` (one row's INSERT) as an INSERT of `size` rows."""
-    head, _, group = insert_one.partition(" VALUES ")
-    return f"{head} VALUES {', '.join([group] * size)}"
+def _multi_row(verb: str, table: str, columns: tuple[str, ...], size: int) -> str:
+    """An INSERT of `size` rows of `columns`."""
+    group = f"({', '.join('?' * len(columns))})"
+    return (f"{verb} INTO {table} ({', '.join(_QUOTE(c) for c in columns)}) "
+            f"VALUES {', '.join([group] * size)}")
 
 
 def _sqlite_many(conn: sqlite3.Connection, sql: str, values: list[Row]) -> None:
