@@ -178,15 +178,23 @@ NO_ROUTING = RoutingOptions()
 
 def routing_options(req: Any) -> RoutingOptions:
     """The request's routing settings. Most requests send none and share `NO_ROUTING`; the rest
-    repeat a few settings, so options are built once per distinct setting (`_built`)."""
-    if req.orq is None:
-        if _ROUTING_FIELDS.isdisjoint(req.model_fields_set):
+    repeat a few settings, so options are built once per distinct setting (`_built`).
+
+    It runs for every request, so it reads each field once and makes no generator."""
+    orq = req.orq
+    if orq is None:
+        if _ROUTING_FIELDS.isdisjoint(req.__pydantic_fields_set__):
             return NO_ROUTING
         retry, fallbacks, codes = req.retry, req.fallbacks, req.fallback_on_codes
         balancer, timeout = req.load_balancer, req.timeout
     else:
-        retry, fallbacks, codes, balancer, timeout = (pick_feature(req, name) for name in (
-            "retry", "fallbacks", "fallback_on_codes", "load_balancer", "timeout"))
+        retry, fallbacks, codes = req.retry, req.fallbacks, req.fallback_on_codes
+        balancer, timeout = req.load_balancer, req.timeout
+        retry = orq.retry if retry is None else retry  # the top level wins (pick_feature)
+        fallbacks = orq.fallbacks if fallbacks is None else fallbacks
+        codes = orq.fallback_on_codes if codes is None else codes
+        balancer = orq.load_balancer if balancer is None else balancer
+        timeout = orq.timeout if timeout is None else timeout
     if balancer is None and retry is None and fallbacks is None and timeout is None:
         return NO_ROUTING
     entries: list[LoadBalancerEntry] | list[Any] = []
@@ -195,8 +203,8 @@ def routing_options(req: Any) -> RoutingOptions:
     elif isinstance(balancer, list):
         entries = balancer
     return _built(
-        tuple((e.model, e.weight) for e in entries) if entries else (),
-        tuple(f.model for f in fallbacks) if fallbacks else (),
+        tuple([(e.model, e.weight) for e in entries]) if entries else (),
+        tuple([f.model for f in fallbacks]) if fallbacks else (),
         tuple(codes) if codes else None,
         None if retry is None else retry.count,
         tuple(retry.on_codes) if retry is not None and retry.on_codes else None,

@@ -161,13 +161,7 @@ def _resolve(resolve: Resolve, model: str, routing: RoutingOptions) -> Target | 
 
 
 def _param_for(model: str, routing: RoutingOptions) -> str:
-    for i, (m, _) in enumerate(routing.balanced):
-        if m == model:
-            return f"load_balancer.models[{i}].model"
-    for i, m in enumerate(routing.fallbacks):
-        if m == model:
-            return f"fallbacks[{i}].model"
-    return "model"
+    return routing.params.get(model, "model")
 
 
 def _failed(model: str, err: UpstreamError, seconds: float) -> Attempt:

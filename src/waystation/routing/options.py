@@ -23,6 +23,17 @@ class RoutingOptions:
     fallback_on_codes: frozenset[int] = DEFAULT_FALLBACK_CODES
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     call_timeout: float | None = None  # seconds, per attempt
+    # the request field naming each planned model but the request's own, for errors
+    params: dict[str, str] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        """Made once per options: options are shared by requests with the same settings."""
+        params: dict[str, str] = {}
+        for i, (model, _) in enumerate(self.balanced):
+            params.setdefault(model, f"load_balancer.models[{i}].model")
+        for i, model in enumerate(self.fallbacks):
+            params.setdefault(model, f"fallbacks[{i}].model")
+        object.__setattr__(self, "params", params)
 
     @property
     def is_default(self) -> bool:
