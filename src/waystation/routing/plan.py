@@ -38,6 +38,8 @@ def plan_models(
     for model in options.fallbacks:
         if model not in order:
             order.append(model)
-    healthy = [m for m in order if not is_cooled(m)]
-    cooled = [m for m in order if is_cooled(m)]
-    return healthy + cooled
+    healthy: list[str] = []
+    cooled: list[str] = []
+    for model in order:  # one health check per model: this runs for every request
+        (cooled if is_cooled(model) else healthy).append(model)
+    return healthy + cooled if cooled else healthy
