@@ -137,6 +137,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="seconds for the trace writer before zeroing and dumping (3)")
     variants.variant_options(p)
     h.common_options(p, "instructions", pin=False)
+    p.set_defaults(ready_timeout=300)  # under callgrind a start takes 20-60 s, more when busy
     args = p.parse_args(argv)
     args.variant_list = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = set(args.variant_list) - set(variants.VARIANTS)
