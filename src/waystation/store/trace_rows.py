@@ -204,9 +204,9 @@ def build_rows(
         trace_id = trace.id if is_ulid(trace.id) and trace.id not in used else None
         trace_id = trace_id or new_ulid(trace.created or None)
         used.add(trace_id)
-        if int(trace.created // 86_400) != day_number:
-            day_number = int(trace.created // 86_400)
-            day = utc_day(day_number * 86_400)
+        number = int(trace.created // 86_400)
+        if number != day_number:
+            day_number, day = number, utc_day(number * 86_400)
         rows.traces.append(_trace_row(trace_id, day, item, log_bodies))
         if trace.metadata:
             for key, value in trace.metadata.items():
