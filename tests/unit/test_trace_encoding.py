@@ -143,6 +143,25 @@ def test_attempts_are_stored_unrounded_and_read_rounded() -> None:
     assert [a["duration_ms"] for a in shown["attempts"]] == [12.35, 1.0]
 
 
+def test_cost_parts_are_stored_unrounded_and_read_rounded() -> None:
+    from types import SimpleNamespace
+
+    from tests.store import sample
+    from waystation.store.trace_rows import TRACE_COLUMNS, RecordedTrace, build_rows
+    from waystation.store.traces import render
+
+    cost = Cost(1.23456789012345e-05, 0.0, 2e-07, 3.000000000049e-05, 0.0)
+    row = build_rows([RecordedTrace(sample.trace(), cost)], log_bodies=True).traces[0]
+    stored = orjson.loads(row[TRACE_COLUMNS.index("cost_details")])
+    assert stored["input"] == cost.input and stored["total"] == cost.total
+    assert row[TRACE_COLUMNS.index("cost")] == round_money(cost.total)
+    shown = render(SimpleNamespace(**dict(zip(TRACE_COLUMNS, row, strict=True))))
+    assert shown["cost_details"] == cost.as_dict()
+    assert list(shown["cost_details"]) == ["input", "cached_input", "cache_write", "output",
+                                           "reasoning", "total", "currency"]
+    assert shown["cost"] == round(cost.total, 10)
+
+
 def test_an_attempt_field_json_has_no_form_for_is_written_as_text() -> None:
     from tests.store import sample
     from waystation.observe.trace import Attempt

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import Table
 
-from waystation.observe.pricing import Cost, TokenCounts
+from waystation.observe.pricing import Cost, TokenCounts, round_money
 from waystation.observe.trace import Attempt, Trace
 from waystation.store.ids import is_ulid, new_ulid
 from waystation.store.schema import trace_metadata, traces
@@ -231,15 +231,23 @@ def _trace_row(trace_id: str, day: str, item: RecordedTrace, log_bodies: bool) -
 
     This runs for every stored trace and is most of the writer's own work, so it makes few
     calls: values that are usually None or short are tested inline before `clip` or `encode`
-    is called, the cost's parts are rounded once (`Cost.as_dict`) and encoded directly, and
-    the attempts are encoded as they are (their durations are rounded when read).
+    is called, and the cost's parts and the attempts' durations are stored unrounded (they
+    are rounded when read; only the `cost` column, which usage reports sum, is rounded here).
     """
     trace = item.trace
     tokens = item.tokens if item.tokens is not None else TokenCounts.of(trace.usage)
     request_id, requested, model = trace.id, trace.requested_model, trace.model
     thread = trace.thread
     thread_id = None if thread is None else thread.get("id")
-    cost = None if item.cost is None else item.cost.as_dict()
+    cost = item.cost
+    if cost is None:
+        total = details = None
+    else:  # the parts as they are: `store/traces.py` rounds them when read
+        paid, cached, written, output, reasoning = cost
+        total = paid + cached + written + output + reasoning
+        details = orjson.dumps({
+            "input": paid, "cached_input": cached, "cache_write": written, "output": output,
+            "reasoning": reasoning, "total": total, "currency": "USD"}).decode()
     return (
         trace_id,  # id
         request_id if type(request_id) is str and len(request_id) <= 128
@@ -263,8 +271,8 @@ def _trace_row(trace_id: str, day: str, item: RecordedTrace, log_bodies: bool) -
         tokens.total,  # total_tokens
         tokens.cached,  # cached_tokens
         tokens.reasoning,  # reasoning_tokens
-        None if cost is None else cost["total"],  # cost
-        None if cost is None else orjson.dumps(cost).decode(),  # cost_details
+        None if total is None else round_money(total),  # cost
+        details,  # cost_details
         None if trace.cache_hit is None else bool(trace.cache_hit),  # cache_hit
         _attempts(trace.attempts),  # attempts
         None if trace.contact is None and trace.contact_external_id is None
@@ -279,8 +287,8 @@ def _trace_row(trace_id: str, day: str, item: RecordedTrace, log_bodies: bool) -
 
 
 def _attempts(attempts: list[Attempt]) -> str:
-    """The attempts as JSON: orjson writes the dataclasses' fields, in `Attempt.as_dict`'s
-    keys and order (durations unrounded)."""
+    """The attempts as JSON: orjson writes the dataclasses' fields from their `__dict__`, in
+    `Attempt.as_dict`'s keys and order (durations unrounded)."""
     try:
         return orjson.dumps(attempts).decode()
     except TypeError:  # a field that is not plain JSON: the general encoder writes its text

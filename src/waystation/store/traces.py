@@ -14,7 +14,7 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.engine import Row
 
 from waystation.errors import NotFound
-from waystation.observe.pricing import round_to
+from waystation.observe.pricing import round_money, round_to
 from waystation.store.database import Database, reachable
 from waystation.store.pagination import Order, PageRequest, fetch_page
 from waystation.store.schema import trace_metadata, traces
@@ -65,7 +65,7 @@ def render(row: Row[Any], *, bodies: bool = False) -> dict[str, Any]:
         "ttft_ms": row.ttft_ms,
         "usage": decode(row.usage),
         "cost": row.cost,
-        "cost_details": decode(row.cost_details),
+        "cost_details": _cost_details(decode(row.cost_details)),
         "cache_hit": row.cache_hit,
         "attempts": _attempts(decode(row.attempts)),
         "contact_id": row.contact_id,
@@ -89,6 +89,15 @@ def _attempts(stored: Any) -> list[Any]:
         duration = attempt.get("duration_ms") if isinstance(attempt, dict) else None
         if isinstance(duration, float):
             attempt["duration_ms"] = round_to(duration, 100)
+    return stored
+
+
+def _cost_details(stored: Any) -> Any:
+    """The stored cost parts, rounded (`round_money`: they are stored unrounded)."""
+    if isinstance(stored, dict):
+        for key, value in stored.items():
+            if isinstance(value, float):
+                stored[key] = round_money(value)
     return stored
 
 
