@@ -6,9 +6,10 @@ Ranges and enums follow the orq API (seed page and SDK models); the SDK's own qu
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, with_config
+from typing_extensions import TypedDict
 
 from waystation.api.messages import NAME_PATTERN, CacheControl, Message, Name, Strict
 
@@ -112,12 +113,20 @@ class Guardrail(Strict):
     execute_on: Literal["input", "output"]
 
 
-class Retry(Strict):
-    count: Annotated[int, Field(ge=1, le=5)] = 3
-    on_codes: list[StatusCode] | None = None
+# The routing settings are validated into plain dicts (typed dicts), not models: they are read
+# once, by `routing_options`, and a nested model costs a request about twice as much to build.
+RETRY_COUNT = 3  # `retry.count` when a retry object does not say
 
 
-class Fallback(Strict):
+@with_config(ConfigDict(extra="forbid"))
+class Retry(TypedDict):
+    count: NotRequired[Annotated[int, Field(ge=1, le=5,
+                                            json_schema_extra={"default": RETRY_COUNT})]]
+    on_codes: NotRequired[list[StatusCode] | None]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class Fallback(TypedDict):
     model: str
 
 
@@ -167,7 +176,8 @@ class LoadBalancer(Strict):
     models: Annotated[list[LoadBalancerModel], Field(min_length=1)]
 
 
-class Timeout(Strict):
+@with_config(ConfigDict(extra="forbid"))
+class Timeout(TypedDict):
     call_timeout: Annotated[float, Field(gt=0)]
 
 

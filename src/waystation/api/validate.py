@@ -13,6 +13,7 @@ import orjson
 from pydantic import ValidationError
 
 from waystation.api.chat_request import (
+    RETRY_COUNT,
     ChatCompletionRequest,
     LoadBalancer,
     LoadBalancerEntry,
@@ -202,13 +203,14 @@ def routing_options(req: Any) -> RoutingOptions:
         entries = balancer.models
     elif isinstance(balancer, list):
         entries = balancer
+    retry_codes = None if retry is None else retry.get("on_codes")
     return _built(
         tuple([(e.model, e.weight) for e in entries]) if entries else (),
-        tuple([f.model for f in fallbacks]) if fallbacks else (),
+        tuple([f["model"] for f in fallbacks]) if fallbacks else (),
         tuple(codes) if codes else None,
-        None if retry is None else retry.count,
-        tuple(retry.on_codes) if retry is not None and retry.on_codes else None,
-        timeout.call_timeout if timeout is not None else None,
+        None if retry is None else retry.get("count", RETRY_COUNT),
+        tuple(retry_codes) if retry_codes else None,
+        timeout["call_timeout"] if timeout is not None else None,
     )
 
 
