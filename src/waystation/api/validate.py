@@ -172,8 +172,6 @@ def pick_feature(req: Any, name: str) -> Any:
     return value
 
 
-_ROUTING_FIELDS = frozenset({"retry", "fallbacks", "fallback_on_codes", "load_balancer",
-                             "timeout"})
 NO_ROUTING = RoutingOptions()
 
 
@@ -181,21 +179,20 @@ def routing_options(req: Any) -> RoutingOptions:
     """The request's routing settings. Most requests send none and share `NO_ROUTING`; the rest
     repeat a few settings, so options are built once per distinct setting (`_built`).
 
-    It runs for every request, so it reads each field once and makes no generator."""
-    orq = req.orq
-    if orq is None:
-        if _ROUTING_FIELDS.isdisjoint(req.__pydantic_fields_set__):
-            return NO_ROUTING
-        retry, fallbacks, codes = req.retry, req.fallbacks, req.fallback_on_codes
-        balancer, timeout = req.load_balancer, req.timeout
-    else:
-        retry, fallbacks, codes = req.retry, req.fallbacks, req.fallback_on_codes
-        balancer, timeout = req.load_balancer, req.timeout
-        retry = orq.retry if retry is None else retry  # the top level wins (pick_feature)
-        fallbacks = orq.fallbacks if fallbacks is None else fallbacks
-        codes = orq.fallback_on_codes if codes is None else codes
-        balancer = orq.load_balancer if balancer is None else balancer
-        timeout = orq.timeout if timeout is None else timeout
+    It runs for every request, so it reads each field once and makes no generator. It reads
+    the fields from the models' `__dict__`, where pydantic keeps them: an attribute of a model
+    goes through its `__getattr__` hook and costs as much as ten dictionary lookups."""
+    fields = req.__dict__
+    orq = fields["orq"]
+    retry, fallbacks, codes = fields["retry"], fields["fallbacks"], fields["fallback_on_codes"]
+    balancer, timeout = fields["load_balancer"], fields["timeout"]
+    if orq is not None:  # the top level wins (pick_feature)
+        inner = orq.__dict__
+        retry = inner["retry"] if retry is None else retry
+        fallbacks = inner["fallbacks"] if fallbacks is None else fallbacks
+        codes = inner["fallback_on_codes"] if codes is None else codes
+        balancer = inner["load_balancer"] if balancer is None else balancer
+        timeout = inner["timeout"] if timeout is None else timeout
     if balancer is None and retry is None and fallbacks is None and timeout is None:
         return NO_ROUTING
     entries: list[LoadBalancerEntry] | list[Any] = []
