@@ -81,8 +81,8 @@ class SqliteWorker:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # autocommit mode: the jobs say BEGIN IMMEDIATE themselves, as the async engine does
-            # Its statements are the writer's multi-row INSERTs (up to a few hundred kB each
-            # once prepared), a few per table and set of columns: the cache is kept small.
+            # Its statements are the writer's multi-row INSERTs (up to about 80 kB each once
+            # prepared), a few per table and set of columns: the cache is kept small.
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
                                    cached_statements=32)
             try:
