@@ -304,3 +304,55 @@ def test_routing_settings_are_read_from_the_top_level_or_orq_and_shared() -> Non
     assert inner.balanced == (("openai/a", 0.25), ("openai/b", 0.75))
     both = parse_chat_request(body(retry={"count": 3}, orq={"retry": {"count": 1}})).routing
     assert both.retry.count == 3  # the top level wins
+
+
+def test_routing_settings_seen_before_skip_their_validation_and_give_the_same_call() -> None:
+    """A second request with the same routing JSON takes the options kept from the first;
+    the rest of its body is still validated, and every rule still holds."""
+    from waystation.api import validate
+
+    settings = {"retry": {"count": 4, "on_codes": [429, 503]},
+                "fallbacks": [{"model": "openai/gpt-4.1"}], "timeout": {"call_timeout": 900}}
+    first = parse_chat_request(body(**settings))
+    key = validate._routing_key(orjson.loads(body(**settings)))
+    assert key is not None and validate._SEEN_ROUTING[key] is first.routing
+    second = parse_chat_request(body(**settings, temperature=0.5))
+    assert second.routing is first.routing
+    assert second.body == {"model": "openai/gpt-4o-mini", "messages": USER, "temperature": 0.5}
+    # the other fields are validated as ever, and errors name them
+    rejects(body(**settings, temperature=7), "temperature")
+    rejects(body(**settings, messages=[]), "messages", "at least one")
+    # a setting that did not validate is never kept, and fails every time
+    for _ in range(2):
+        rejects(body(retry={"count": 9}), "retry.count")
+    assert validate._routing_key(orjson.loads(body(retry={"count": 9}))) not in \
+        validate._SEEN_ROUTING
+
+
+def test_a_load_balancer_seen_before_still_stands_in_for_the_model() -> None:
+    balancer = [{"model": "openai/a", "weight": 0.5}, {"model": "openai/b", "weight": 0.5}]
+    for _ in range(2):
+        call = parse_chat_request(body(model=..., load_balancer=balancer))
+        assert call.routing.balanced == (("openai/a", 0.5), ("openai/b", 0.5))
+    rejects(body(model=...), "model", "required")
+
+
+def test_routing_settings_with_an_orq_object_are_merged_not_kept() -> None:
+    from waystation.api import validate
+
+    raw = body(retry={"count": 2}, orq={"fallbacks": [{"model": "openai/gpt-4o"}]})
+    assert validate._routing_key(orjson.loads(raw)) is None
+    for _ in range(2):
+        routing = parse_chat_request(raw).routing
+        assert (routing.retry.count, routing.fallbacks) == (2, ("openai/gpt-4o",))
+
+
+def test_the_kept_routing_settings_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from waystation.api import validate
+
+    monkeypatch.setattr(validate, "_SEEN_ROUTING", {})
+    monkeypatch.setattr(validate, "_SEEN_ROUTING_LIMIT", 3)
+    for count in range(1, 6):
+        assert parse_chat_request(body(retry={"count": count})).routing.retry.count == count
+    assert len(validate._SEEN_ROUTING) == 3
+    assert parse_chat_request(body(retry={"count": 5})).routing.retry.count == 5

@@ -51,19 +51,44 @@ NOT_BUILT: dict[str, str] = {
 _INT_FIELDS = ("max_tokens", "max_completion_tokens", "n", "top_logprobs")
 
 
+# The top-level routing fields. A caller sends the same settings with every request, and
+# validating them and building their options was a fifth of parsing a request that has them:
+# once a request has validated, the options its routing fields' JSON made are kept
+# (`_SEEN_ROUTING`, bounded), and a later request with the same JSON validates the rest of
+# its body only. Equal JSON is an equal value, so it validates alike.
+_ROUTING_KEYS = ("retry", "fallbacks", "fallback_on_codes", "load_balancer", "timeout")
+_ROUTING_KEY_SET = frozenset(_ROUTING_KEYS)
+_SEEN_ROUTING: dict[bytes, RoutingOptions] = {}
+_SEEN_ROUTING_LIMIT = 1024
+
+
 def parse_chat_request(raw: bytes) -> ChatCall:
     data = _load_object(raw)
+    key = _routing_key(data)
+    seen = None if key is None else _SEEN_ROUTING.get(key)
     try:
-        req = ChatCompletionRequest.model_validate(data)
+        req = ChatCompletionRequest.model_validate(
+            data if seen is None else {k: v for k, v in data.items() if k not in _ROUTING_KEY_SET})
     except ValidationError as exc:
         raise invalid_request_from(exc, data) from None
     if req.orq is None or req.orq.prompt is None:
         check_parameter_rules(req)
-        _check_required(req)
+        _check_required(req, data)
     # else: the stored prompt may supply the model, messages and parameters; the preparer
     # checks these rules on the request as resolved (`validate_resolved`)
     _refuse_unbuilt_features(data)
-    return _to_call(req, data)
+    routing = seen if seen is not None else routing_options(req)
+    if key is not None and seen is None and len(_SEEN_ROUTING) < _SEEN_ROUTING_LIMIT:
+        _SEEN_ROUTING[key] = routing
+    return _to_call(req, data, routing)
+
+
+def _routing_key(data: dict[str, Any]) -> bytes | None:
+    """The JSON of the request's top-level routing fields; None when it has none, or has an
+    `orq` object (whose routing fields the top-level ones are merged with)."""
+    if "orq" in data or _ROUTING_KEY_SET.isdisjoint(data):  # most requests: one C loop
+        return None
+    return orjson.dumps([(name, data[name]) for name in _ROUTING_KEYS if name in data])
 
 
 def validate_resolved(data: dict[str, Any]) -> ChatCompletionRequest:
@@ -111,8 +136,10 @@ def check_parameter_rules(req: ChatCompletionRequest) -> None:
         )
 
 
-def _check_required(req: ChatCompletionRequest) -> None:
-    if req.model is None and pick_feature(req, "load_balancer") is None:
+def _check_required(req: ChatCompletionRequest, data: dict[str, Any]) -> None:
+    """`data`: the request as sent (its routing fields may not have been validated again)."""
+    if (req.model is None and pick_feature(req, "load_balancer") is None
+            and data.get("load_balancer") is None):
         raise InvalidRequest("model is required unless a load_balancer is given.", param="model")
     if not req.messages:
         raise InvalidRequest("messages must hold at least one message.", param="messages")
@@ -129,7 +156,8 @@ def _refuse_unbuilt_features(data: dict[str, Any]) -> None:
             )
 
 
-def _to_call(req: ChatCompletionRequest, data: dict[str, Any]) -> ChatCall:
+def _to_call(req: ChatCompletionRequest, data: dict[str, Any], routing: RoutingOptions
+             ) -> ChatCall:
     body = {k: v for k, v in data.items() if k not in GATEWAY_FIELDS}
     for key in _INT_FIELDS:
         value = body.get(key)
@@ -144,7 +172,7 @@ def _to_call(req: ChatCompletionRequest, data: dict[str, Any]) -> ChatCall:
         body=body,
         name=req.name if req.name is not None else (orq.name if orq else None),
         metadata=req.metadata,
-        routing=routing_options(req),
+        routing=routing,
         variables=collect(req.variables, orq.inputs if orq else None),
         contact=_contact(orq),
         thread=orq.thread.model_dump(exclude_none=True) if orq and orq.thread else None,
