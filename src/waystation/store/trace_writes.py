@@ -138,9 +138,9 @@ _THREAD_READ = ", ".join(THREAD_COLUMNS)
 
 # -- SQLite: one job on the worker thread -----------------------------------------------------
 
-# A power of two: see _sqlite_insert. 32 rows of a trace make a prepared statement of about
-# 80 kB (256 made 640 kB, which the event loop's data shared a core's caches with): in the
-# benchmark 32 cost a trace 2 % fewer instructions and no less throughput.
+# A power of two: see _sqlite_insert. A prepared statement of 32 trace rows is about 80 kB,
+# one of 256 rows 640 kB; in the benchmark 32 rows cost a trace 2 % fewer instructions than
+# 256, and no throughput.
 _ROWS_PER_INSERT = 32
 # A multi-row statement that may abort half-way makes SQLite keep a statement journal, a
 # temporary file written for every batch; one whose conflicts are ignored cannot abort. A row
