@@ -48,22 +48,31 @@ class Cost(NamedTuple):
     def total(self) -> float:
         return self.input + self.cached_input + self.cache_write + self.output + self.reasoning
 
-    def as_dict(self) -> dict[str, float | str]:
-        """The parts and the total, rounded (`round_money`), in US dollars.
-
-        Built once for every stored trace: the parts are unpacked once, and the usual zero
-        parts are not rounded."""
-        money = round_money
+    def parts(self) -> dict[str, Any]:
+        """The parts and the total in US dollars, unrounded: as a stored trace keeps them."""
         paid, cached, written, output, reasoning = self
         return {
-            "input": money(paid) if paid else 0.0,
-            "cached_input": money(cached) if cached else 0.0,
-            "cache_write": money(written) if written else 0.0,
-            "output": money(output) if output else 0.0,
-            "reasoning": money(reasoning) if reasoning else 0.0,
-            "total": money(paid + cached + written + output + reasoning),
+            "input": paid,
+            "cached_input": cached,
+            "cache_write": written,
+            "output": output,
+            "reasoning": reasoning,
+            "total": paid + cached + written + output + reasoning,
             "currency": "USD",
         }
+
+    def as_dict(self) -> dict[str, float | str]:
+        """The parts and the total, rounded (`round_parts`): as the API shows a cost."""
+        return round_parts(self.parts())
+
+
+def round_parts(parts: dict[str, Any]) -> dict[str, Any]:
+    """`parts` (as `Cost.parts` makes them) with every amount rounded by `round_money`, in
+    place; the currency stays as it is."""
+    for key, value in parts.items():
+        if isinstance(value, float):
+            parts[key] = round_money(value)
+    return parts
 
 
 FREE = Cost(0.0, 0.0, 0.0, 0.0, 0.0)

@@ -239,15 +239,7 @@ def _trace_row(trace_id: str, day: str, item: RecordedTrace, log_bodies: bool) -
     request_id, requested, model = trace.id, trace.requested_model, trace.model
     thread = trace.thread
     thread_id = None if thread is None else thread.get("id")
-    cost = item.cost
-    if cost is None:
-        total = details = None
-    else:  # the parts as they are: `store/traces.py` rounds them when read
-        paid, cached, written, output, reasoning = cost
-        total = paid + cached + written + output + reasoning
-        details = orjson.dumps({
-            "input": paid, "cached_input": cached, "cache_write": written, "output": output,
-            "reasoning": reasoning, "total": total, "currency": "USD"}).decode()
+    cost = None if item.cost is None else item.cost.parts()  # rounded when read
     return (
         trace_id,  # id
         request_id if type(request_id) is str and len(request_id) <= 128
@@ -271,8 +263,8 @@ def _trace_row(trace_id: str, day: str, item: RecordedTrace, log_bodies: bool) -
         tokens.total,  # total_tokens
         tokens.cached,  # cached_tokens
         tokens.reasoning,  # reasoning_tokens
-        None if total is None else round_money(total),  # cost
-        details,  # cost_details
+        None if cost is None else round_money(cost["total"]),  # cost
+        None if cost is None else orjson.dumps(cost).decode(),  # cost_details
         None if trace.cache_hit is None else bool(trace.cache_hit),  # cache_hit
         _attempts(trace.attempts),  # attempts
         None if trace.contact is None and trace.contact_external_id is None

@@ -14,7 +14,7 @@ from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.engine import Row
 
 from waystation.errors import NotFound
-from waystation.observe.pricing import round_money, round_to
+from waystation.observe.pricing import round_parts, round_to
 from waystation.store.database import Database, reachable
 from waystation.store.pagination import Order, PageRequest, fetch_page
 from waystation.store.schema import trace_metadata, traces
@@ -93,12 +93,8 @@ def _attempts(stored: Any) -> list[Any]:
 
 
 def _cost_details(stored: Any) -> Any:
-    """The stored cost parts, rounded (`round_money`: they are stored unrounded)."""
-    if isinstance(stored, dict):
-        for key, value in stored.items():
-            if isinstance(value, float):
-                stored[key] = round_money(value)
-    return stored
+    """The stored cost parts, rounded (they are stored unrounded: `Cost.parts`)."""
+    return round_parts(stored) if isinstance(stored, dict) else stored
 
 
 def filtered(f: TraceFilter, *, bodies: bool = False) -> Select[Any]:
