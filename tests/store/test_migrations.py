@@ -13,6 +13,7 @@ from waystation.store.keys import KeyStore, hash_key
 from waystation.store.migrations import LATEST, MIGRATIONS, current_version, upgrade
 from waystation.store.pagination import PageRequest
 from waystation.store.schema import ALL_TABLES
+from waystation.store.sqlite_worker import PAGE_SIZE
 
 
 async def drop_everything(db: Database) -> None:
@@ -71,6 +72,34 @@ async def test_a_key_table_from_before_migrations_is_kept(tmp_path: Path) -> Non
         assert await current_version(db) == LATEST
     finally:
         await db.close()
+
+
+def _page_size(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        size: int = conn.execute("PRAGMA page_size").fetchone()[0]
+        return size
+    finally:
+        conn.close()
+
+
+async def test_a_new_sqlite_file_gets_large_pages_and_an_old_one_keeps_its_own(
+        tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    legacy = sqlite3.connect(old)
+    legacy.execute("CREATE TABLE keep (a)")  # the page size is fixed once a table is written
+    legacy.commit()
+    legacy.close()
+    assert _page_size(old) == 4096
+    for path in (tmp_path / "new.db", old):
+        db = Database(f"sqlite+aiosqlite:///{path}")
+        try:
+            await db.ensure_schema()
+            await db.sqlite_worker().run(lambda conn: conn.execute("SELECT 1").fetchall())
+        finally:
+            await db.close()
+    assert _page_size(tmp_path / "new.db") == PAGE_SIZE
+    assert _page_size(old) == 4096
 
 
 async def test_a_failed_migration_leaves_no_trace_of_itself(tmp_path: Path) -> None:

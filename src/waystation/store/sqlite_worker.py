@@ -36,9 +36,23 @@ def bind_plain_values_directly() -> None:
     sqlite3.register_adapter(bool, int)
 
 
+# The page size of a database file this process creates (an existing file keeps its own). A
+# trace row is about 1.3 kB: a 4 kB page held two, and every page the WAL takes costs a write
+# for its frame header and one for the page, and the checkpoint a read and a write more. With
+# 16 kB pages the writer makes a third of the system calls per trace (strace: 0.41 writes and
+# 0.08 reads instead of 1.29 and 0.37), the file is 12 % smaller, and the traced gateway spent
+# less CPU per request in both side-by-side runs that compared them (bench/RESULTS.md).
+PAGE_SIZE = 16_384
+
+
 def sqlite_pragmas(busy_timeout: float) -> tuple[str, ...]:
-    """The pragmas of every connection, async or not: WAL, so readers never wait for writers."""
-    return ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
+    """The pragmas of every connection, async or not: WAL, so readers never wait for writers.
+
+    The page size comes first: it only takes effect while the file is still empty, before WAL
+    mode writes its header, and is ignored afterwards.
+    """
+    return (f"PRAGMA page_size={PAGE_SIZE}", "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON",
             f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
 
 
