@@ -39,9 +39,10 @@ def bind_plain_values_directly() -> None:
 # The page size of a database file this process creates (an existing file keeps its own). A
 # trace row is about 1.3 kB: a 4 kB page held two, and every page the WAL takes costs a write
 # for its frame header and one for the page, and the checkpoint a read and a write more. With
-# 16 kB pages the writer makes a third of the system calls per trace (strace: 0.41 writes and
-# 0.08 reads instead of 1.29 and 0.37), the file is 12 % smaller, and the traced gateway spent
-# less CPU per request in both side-by-side runs that compared them (bench/RESULTS.md).
+# 16 kB pages the writer makes a third of the system calls per trace (/proc/self/io: 0.41
+# writes and 0.08 reads instead of 1.29 and 0.37), the file is 12 % smaller, and the traced
+# gateway spent less CPU per request in both side-by-side runs that compared them
+# (bench/RESULTS.md, eighth set).
 PAGE_SIZE = 16_384
 
 
