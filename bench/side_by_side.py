@@ -219,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     variants.skip_unreachable_postgres(args, notes)
     if "traces-postgres" in args.variant_list:
         h.pg_recreate(args.pg_url)
+    with variants.postgres_pinned(args, notes):
+        return measure_all(args, out, notes)
+
+
+def measure_all(args: argparse.Namespace, out: Path, notes: list[str]) -> int:
+    """Start the mock and every variant's gateway, measure them, write the report."""
     result = h.base_result(args, {
         "variants": args.variant_list, "rounds": args.rounds, "modes": args.mode_list,
         "conc": args.conc, "duration": args.duration, "warmup": args.warmup,

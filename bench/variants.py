@@ -6,7 +6,8 @@ in five variants, each its own process, started afresh for each variant in each 
 - `no-traces`        WAYSTATION_TRACES=false: no trace is recorded (the baseline)
 - `traces-sqlite`    the default: traces written to WAYSTATION_HOME/waystation.db
 - `traces-postgres`  WAYSTATION_DATABASE_URL=--pg-url (dropped and created before each start;
-                     skipped with a message when PostgreSQL cannot be reached)
+                     skipped with a message when PostgreSQL cannot be reached); with
+                     `--pin-postgres` a local server runs on the load CPUs for the run
 - `routing`          traces on (SQLite); every request carries retries and a fallback
                      (`--routing-extra`); the primary model answers, so nothing is retried
 - `cache-hit`        traces on (SQLite); every request carries an exact-match cache setting
@@ -34,12 +35,15 @@ Default run: about 7 minutes (3 rounds x 5 variants x 2 modes).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +85,54 @@ def variant_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-extra", default=CACHE_EXTRA, help="body fields of `cache-hit`")
     p.add_argument("--flush-wait", type=float, default=30,
                    help="longest wait for the trace rows, seconds (30)")
+    p.add_argument("--pin-postgres", action="store_true",
+                   help="for traces-postgres: move this machine's PostgreSQL server processes "
+                        "to the load CPUs for the run (their affinity is restored after), so "
+                        "the database does not share the gateway's core")
+
+
+def _postgres_pids() -> list[int]:
+    """This machine's PostgreSQL server processes (the postmaster and its children)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+    return pids
+
+
+@contextlib.contextmanager
+def postgres_pinned(args: argparse.Namespace, notes: list[str]) -> Iterator[None]:
+    """With --pin-postgres and traces-postgres: the local PostgreSQL server on the load CPUs
+    while the block runs. Backends started meanwhile inherit that; all are restored after."""
+    cpus = args.load_cpus_set
+    if not (args.pin_postgres and cpus and "traces-postgres" in args.variant_list):
+        yield
+        return
+    pids = _postgres_pids()
+    try:
+        before = set().union(*(os.sched_getaffinity(pid) for pid in pids))
+        for pid in pids:
+            os.sched_setaffinity(pid, cpus)
+    except OSError as error:
+        msg = f"--pin-postgres: cannot move the PostgreSQL processes ({error}); left as they are"
+        log(msg)
+        notes.append(msg)
+        before = set()
+    else:
+        msg = (f"--pin-postgres: {len(pids)} PostgreSQL processes on CPU(s) "
+               f"{','.join(map(str, sorted(cpus)))} for the run" if pids else
+               "--pin-postgres: no PostgreSQL process on this machine")
+        log(msg)
+        notes.append(msg)
+    try:
+        yield
+    finally:
+        if before:
+            for pid in _postgres_pids():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(pid, before)
 
 
 def skip_unreachable_postgres(args: argparse.Namespace, notes: list[str]) -> None:
@@ -338,6 +390,12 @@ def main(argv: list[str] | None = None) -> int:
     out = h.prepare(args, plain_tool=args.plain_tool)
     notes: list[str] = []
     skip_unreachable_postgres(args, notes)
+    with postgres_pinned(args, notes):
+        return measure_all(args, out, notes)
+
+
+def measure_all(args: argparse.Namespace, out: Path, notes: list[str]) -> int:
+    """Run every round of every variant and write the report."""
     per_variant = (args.warmup * len(args.mode_list) + 4 + len(args.mode_list) * (
         2 * args.cell_warmup + args.duration + args.low_duration + 1))
     estimate = args.rounds * (len(args.variant_list) * per_variant + len(args.mode_list) * (
