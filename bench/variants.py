@@ -111,28 +111,24 @@ def postgres_pinned(args: argparse.Namespace, notes: list[str]) -> Iterator[None
         yield
         return
     pids = _postgres_pids()
+    before: set[int] = set()
     try:
         before = set().union(*(os.sched_getaffinity(pid) for pid in pids))
         for pid in pids:
             os.sched_setaffinity(pid, cpus)
-    except OSError as error:
-        msg = f"--pin-postgres: cannot move the PostgreSQL processes ({error}); left as they are"
-        log(msg)
-        notes.append(msg)
-        before = set()
-    else:
         msg = (f"--pin-postgres: {len(pids)} PostgreSQL processes on CPU(s) "
                f"{','.join(map(str, sorted(cpus)))} for the run" if pids else
                "--pin-postgres: no PostgreSQL process on this machine")
-        log(msg)
-        notes.append(msg)
+    except OSError as error:
+        msg = f"--pin-postgres: cannot move the PostgreSQL processes ({error}); left as they were"
+    log(msg)
+    notes.append(msg)
     try:
         yield
     finally:
-        if before:
-            for pid in _postgres_pids():
-                with contextlib.suppress(OSError):
-                    os.sched_setaffinity(pid, before)
+        for pid in _postgres_pids() if before else ():  # backends started since included
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(pid, before)
 
 
 def skip_unreachable_postgres(args: argparse.Namespace, notes: list[str]) -> None:
