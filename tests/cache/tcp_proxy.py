@@ -23,18 +23,21 @@ def free_port() -> int:
 class TcpProxy:
     def __init__(self, target_host: str, target_port: int, port: int | None = None) -> None:
         self.target = (target_host, target_port)
-        self.port = port or free_port()
+        self.port = port or 0  # 0: the system picks one at the first start, kept for restarts
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
     @property
     def url(self) -> str:
+        if not self.port:
+            raise RuntimeError("the proxy has no port until it has started")
         return f"redis://127.0.0.1:{self.port}/0"
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
             self._serve, "127.0.0.1", self.port, reuse_address=True
         )
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self._server is not None:
