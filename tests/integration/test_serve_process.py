@@ -80,19 +80,19 @@ def serve(tmp_path: Path) -> Iterator[object]:
         # A free port is only free until something binds it: the other test processes open
         # connections (whose local ports come from the same range) and servers of their own.
         # A start that lost its port to one of them is tried again on another.
-        for attempt in range(3):
+        tries = 3
+        while True:
             s = Served(env, free_port())
             started.append(s)
             try:
                 s.wait_ready()
+                return s
             except AssertionError:
                 s._reader.join(5)  # the exited server's last lines
-                if attempt == 2 or not any("address already in use" in ln.lower()
-                                           for ln in s.lines):
+                tries -= 1
+                if not tries or not any("address already in use" in ln.lower()
+                                        for ln in s.lines):
                     raise
-                continue
-            return s
-        raise AssertionError("unreachable")
 
     yield start
     for s in started:
