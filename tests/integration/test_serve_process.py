@@ -207,9 +207,12 @@ def test_a_taken_port_is_one_clear_line_with_several_workers(
 
 def test_served_workers_collect_garbage_rarely_and_ignore_start_up_objects(
         tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    # `serve` pauses the collector while the app is imported and built; building turns it on
     code = ("import gc\n"
+            "gc.disable()\n"
             "from waystation.server.factory import GC_THRESHOLDS, build\n"
             "build()\n"
+            "assert gc.isenabled()\n"
             "assert gc.get_threshold() == GC_THRESHOLDS, gc.get_threshold()\n"
             "assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()\n")
     env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-gc")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import logging
 import os
 import sys
@@ -104,6 +105,8 @@ def serve(
         configure_logging(settings.log_level, settings.log_format)
         raise typer.Exit(Supervisor(count, options, holder, settings.drain_seconds).run())
     exit_zero_after_drain()
+    if count == 1:
+        gc.disable()  # until the app is built: `server.factory.tune_gc` turns it back on
     uvicorn.run(host=host, port=port, workers=count, **options)  # type: ignore[arg-type]
 
 

@@ -26,7 +26,11 @@ def build() -> Gateway:
 
 def tune_gc() -> None:
     """Move everything alive after start-up (modules, tables, the app) out of the collector's
-    sight for good, and collect less often: serving creates garbage, rarely cycles."""
-    gc.collect()
+    sight for good, collect less often (serving creates garbage, rarely cycles), and turn the
+    collector on: `serve` pauses it while the app is imported and built.
+
+    Nothing is collected first: start-up leaves under a thousand unreachable objects among
+    about 90,000, and a full collection to find them cost 50 ms of a cold start."""
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    gc.enable()

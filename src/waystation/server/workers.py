@@ -14,6 +14,7 @@ matters: each worker is a whole gateway, as `waystation serve` with one worker i
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import signal
@@ -57,6 +58,7 @@ def exit_zero_after_drain() -> None:
 
 def _worker(options: dict[str, Any], host: str, port: int) -> None:
     """One worker: its own listening socket, then uvicorn serving the gateway on it."""
+    gc.disable()  # until the app is built: `server.factory.tune_gc` turns it back on
     import uvicorn
 
     exit_zero_after_drain()
