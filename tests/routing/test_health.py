@@ -97,3 +97,29 @@ async def test_redis_outage_leaves_local_health_working() -> None:
         assert not health.is_cooled("other")
     finally:
         await health.close()
+
+
+class _SwallowingPulls(RedisHealth):
+    """A Redis client can turn a cancellation that lands inside a call into an error of its own
+    (or let the call finish); `_pull` then takes it for an outage and returns normally. This
+    one does so once (a later cancellation ends the loop, so a failing test still ends)."""
+
+    swallowed = 0
+
+    async def _pull(self) -> None:
+        try:
+            await asyncio.sleep(0.2)  # stands for a slow Redis call
+        except asyncio.CancelledError:
+            if self.swallowed:
+                raise
+            self.swallowed += 1
+
+
+async def test_close_returns_when_a_pull_swallows_the_cancellation() -> None:
+    health = _SwallowingPulls("redis://127.0.0.1:1/0", failures=1, cooldown=30, refresh=0.01)
+    await health.start()
+    await asyncio.sleep(0.05)  # the loop is inside a pull now
+    closing = asyncio.create_task(health.close())
+    done, _ = await asyncio.wait({closing}, timeout=5)
+    assert health.swallowed == 1
+    assert done, "close() waited for a refresh loop that went on"

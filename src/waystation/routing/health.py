@@ -79,12 +79,16 @@ class RedisHealth(LocalHealth):
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
         self._warned = 0.0
+        self._closed = False
 
     async def start(self) -> None:
         await self._pull()
         self._task = asyncio.create_task(self._loop())
 
     async def close(self) -> None:
+        # The flag also stops the loop when the cancellation lands inside a Redis call: the
+        # client may turn it into an error of its own, which `_pull` takes for an outage.
+        self._closed = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -114,7 +118,7 @@ class RedisHealth(LocalHealth):
             self._warn(exc)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._closed:
             await asyncio.sleep(self._refresh)
             await self._pull()
 

@@ -39,12 +39,14 @@ class Authenticator:
         self._window_lookups = 0
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        self._closed = False
 
     async def start(self) -> None:
         await self.refresh()
         self._task = asyncio.create_task(self._refresh_loop())
 
     async def close(self) -> None:
+        self._closed = True  # stops the loop should a driver swallow the cancellation
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -62,7 +64,7 @@ class Authenticator:
             self._failing = False
 
     async def _refresh_loop(self) -> None:
-        while True:
+        while not self._closed:
             await asyncio.sleep(self._refresh_seconds)
             await self.refresh()
 
