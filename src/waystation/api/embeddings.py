@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from waystation.api.chat_request import (
     Cache,
@@ -47,6 +47,8 @@ EmbeddingInput = (
 
 class RoutingFields(Strict):
     """The orq features shared by the top level and the `orq` object."""
+
+    model_config = ConfigDict(defer_build=True)  # see api/__init__.py
 
     name: str | None = None
     retry: Retry | None = None
@@ -88,17 +90,23 @@ class RerankRequest(RoutingFields):
 
 
 class EmbeddingItem(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     object: Literal["embedding"] = "embedding"
     embedding: list[float] | str
     index: int
 
 
 class EmbeddingUsage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     prompt_tokens: int
     total_tokens: int
 
 
 class EmbeddingList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     object: Literal["list"] = "list"
     data: list[EmbeddingItem]
     model: str
@@ -106,10 +114,14 @@ class EmbeddingList(BaseModel):
 
 
 class RerankDocument(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     text: str
 
 
 class RerankResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     object: Literal["rerank"] = "rerank"
     index: int
     relevance_score: float
@@ -117,10 +129,14 @@ class RerankResult(BaseModel):
 
 
 class RerankUsage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     total_tokens: int
 
 
 class RerankList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     object: Literal["list"] = "list"
     id: str
     results: list[RerankResult]

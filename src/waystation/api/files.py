@@ -22,7 +22,7 @@ from waystation.errors import InvalidRequest
 class FileUpload(BaseModel):
     """The JSON upload body (orq SDK 4.17 `files.create`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # see api/__init__.py
     filename: str = Field(min_length=1, max_length=1024)
     content: str = Field(description="The file's bytes, base64-encoded")
     purpose: str | None = None
@@ -31,7 +31,7 @@ class FileUpload(BaseModel):
 
 
 class FileRecord(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
     id: str = Field(alias="_id")
     file_id: str
     object: Literal["file"] = "file"
@@ -45,10 +45,14 @@ class FileRecord(BaseModel):
 
 
 class FileAnswer(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     file: FileRecord
 
 
 class FileList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     object: Literal["list"] = "list"
     data: list[FileRecord]
     has_more: bool

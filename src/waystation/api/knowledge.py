@@ -20,7 +20,7 @@ Text = Annotated[str, Field(max_length=100_000)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # see api/__init__.py
 
 
 class RerankSettings(_Strict):

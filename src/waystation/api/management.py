@@ -15,11 +15,11 @@ Tag = Annotated[str, Field(min_length=1, max_length=255)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # see api/__init__.py
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class ContactUpdate(_Strict):

@@ -29,11 +29,11 @@ Language = Literal["Chinese", "Dutch", "English", "French", "German", "Russian",
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # see api/__init__.py
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class PromptMetadata(_Strict):

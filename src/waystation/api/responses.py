@@ -14,7 +14,7 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "functi
 
 
 class Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)  # see api/__init__.py
 
 
 class ToolCallFunction(Open):
@@ -121,6 +121,8 @@ class ChatCompletionChunk(Open):
 
 
 class ErrorDetail(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     code: str | None
     message: str
     param: str | None
@@ -128,10 +130,14 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     error: ErrorDetail
 
 
 class ModelEntry(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     object: Literal["model"] = "model"
     created: int
@@ -140,6 +146,8 @@ class ModelEntry(BaseModel):
 
 
 class ModelList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     object: Literal["list"] = "list"
     data: list[ModelEntry]
     has_more: bool = False
