@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from waystation.api import LazyModel
 from waystation.api.chat_request import (
     Cache,
     Contact,
@@ -89,54 +90,40 @@ class RerankRequest(RoutingFields):
     orq: OrqFields | None = None
 
 
-class EmbeddingItem(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class EmbeddingItem(LazyModel):
     object: Literal["embedding"] = "embedding"
     embedding: list[float] | str
     index: int
 
 
-class EmbeddingUsage(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class EmbeddingUsage(LazyModel):
     prompt_tokens: int
     total_tokens: int
 
 
-class EmbeddingList(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class EmbeddingList(LazyModel):
     object: Literal["list"] = "list"
     data: list[EmbeddingItem]
     model: str
     usage: EmbeddingUsage
 
 
-class RerankDocument(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class RerankDocument(LazyModel):
     text: str
 
 
-class RerankResult(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class RerankResult(LazyModel):
     object: Literal["rerank"] = "rerank"
     index: int
     relevance_score: float
     document: RerankDocument | None = None
 
 
-class RerankUsage(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class RerankUsage(LazyModel):
     total_tokens: int
 
 
-class RerankList(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class RerankList(LazyModel):
     object: Literal["list"] = "list"
     id: str
     results: list[RerankResult]

@@ -14,15 +14,16 @@ from email.message import Message
 from email.utils import collapse_rfc2231_value
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from waystation.api import LazyModel
 from waystation.errors import InvalidRequest
 
 
-class FileUpload(BaseModel):
+class FileUpload(LazyModel):
     """The JSON upload body (orq SDK 4.17 `files.create`)."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)  # see api/__init__.py
+    model_config = ConfigDict(extra="forbid")
     filename: str = Field(min_length=1, max_length=1024)
     content: str = Field(description="The file's bytes, base64-encoded")
     purpose: str | None = None
@@ -30,8 +31,8 @@ class FileUpload(BaseModel):
     project_id: str | None = None
 
 
-class FileRecord(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+class FileRecord(LazyModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
     id: str = Field(alias="_id")
     file_id: str
     object: Literal["file"] = "file"
@@ -44,15 +45,11 @@ class FileRecord(BaseModel):
     project_id: str
 
 
-class FileAnswer(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class FileAnswer(LazyModel):
     file: FileRecord
 
 
-class FileList(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class FileList(LazyModel):
     object: Literal["list"] = "list"
     data: list[FileRecord]
     has_more: bool

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from waystation.api import LazyModel
 from waystation.api.chat_request import AgenticRagConfig, RerankConfig, SearchOptions
 
 SearchType = Literal["vector_search", "keyword_search", "hybrid_search"]
@@ -19,8 +20,8 @@ Key = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][
 Text = Annotated[str, Field(max_length=100_000)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)  # see api/__init__.py
+class _Strict(LazyModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class RerankSettings(_Strict):

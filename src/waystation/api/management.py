@@ -9,17 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from waystation.api import LazyModel
 
 Tag = Annotated[str, Field(min_length=1, max_length=255)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)  # see api/__init__.py
+class _Strict(LazyModel):
+    model_config = ConfigDict(extra="forbid")
 
 
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+class _Answer(LazyModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 class ContactUpdate(_Strict):

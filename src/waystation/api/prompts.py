@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from waystation.api import LazyModel
 from waystation.prompts.config import legacy_parameters
 from waystation.store.prompts import PromptConfig, PromptVersion, StoredPrompt
 from waystation.store.times import iso
@@ -28,12 +29,12 @@ UseCase = Literal[
 Language = Literal["Chinese", "Dutch", "English", "French", "German", "Russian", "Spanish"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)  # see api/__init__.py
+class _Strict(LazyModel):
+    model_config = ConfigDict(extra="forbid")
 
 
-class _Answer(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+class _Answer(LazyModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
 class PromptMetadata(_Strict):

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from waystation.api import LazyModel
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
 
 
-class Open(BaseModel):
-    model_config = ConfigDict(extra="allow", defer_build=True)  # see api/__init__.py
+class Open(LazyModel):
+    model_config = ConfigDict(extra="allow")
 
 
 class ToolCallFunction(Open):
@@ -120,24 +122,18 @@ class ChatCompletionChunk(Open):
     usage: Usage | None = None
 
 
-class ErrorDetail(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class ErrorDetail(LazyModel):
     code: str | None
     message: str
     param: str | None
     type: str
 
 
-class ErrorBody(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class ErrorBody(LazyModel):
     error: ErrorDetail
 
 
-class ModelEntry(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class ModelEntry(LazyModel):
     id: str
     object: Literal["model"] = "model"
     created: int
@@ -145,9 +141,7 @@ class ModelEntry(BaseModel):
     type: str = "chat"
 
 
-class ModelList(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class ModelList(LazyModel):
     object: Literal["list"] = "list"
     data: list[ModelEntry]
     has_more: bool = False
