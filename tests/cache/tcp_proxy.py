@@ -21,9 +21,9 @@ def free_port() -> int:
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int, port: int | None = None) -> None:
+    def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.port = port or 0  # 0: the system picks one at the first start, kept for restarts
+        self.port = 0  # the system picks one at the first start; restarts keep it
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
