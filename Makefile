@@ -9,7 +9,11 @@ ORQ41  := .deps/orq41
 
 .PHONY: serve test lint install clean
 
+# The package's bytecode is written first, as `pip install` does for an installed package: an
+# editable install leaves it to the first import, which cannot write it everywhere (a read-only
+# tree, PYTHONDONTWRITEBYTECODE), and then every start compiles the whole package again.
 serve: $(STAMP)
+	$(BIN)/python -m compileall -q src
 	$(BIN)/waystation serve
 
 test: $(STAMP) $(ORQ41)/.installed
@@ -25,6 +29,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m compileall -q src
 	touch $@
 
 # The 4.1 generation of orq-ai-sdk (the one that calls /v2/gateway) lives beside the current

@@ -12,7 +12,9 @@ migrations are created) and as many times with a home that already has them (fre
 alternate; the reused home is prepared by one start that is not counted): from spawning
 `waystation serve` to the first `/health` 200 and to the first chat completion answered with
 200 and a choice, both polled every `--poll-ms` (a new connection and request each time, the
-two in parallel). Also the time from SIGTERM to exit (no connections open).
+two in parallel). Also the time from SIGTERM to exit (no connections open). Before the starts
+the gateway package's bytecode is written, as `pip install` does for an installed package
+(`--no-compile` leaves it as found, and the report says how much of it was current).
 
 Default run: about 2 minutes (warm-up 10 s, 100,000 plain requests, 11 starts).
 
@@ -27,8 +29,10 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -152,6 +156,59 @@ def one_start(args: argparse.Namespace, mock: run.Server, home: Path, kind: str,
     return rec
 
 
+# Run in the gateway's interpreter and environment: its package's folder, how many of its
+# modules there are and how many have bytecode matching their source; with "compile", the
+# bytecode is written first, as `pip install` does.
+_BYTECODE = """
+import compileall, importlib.util, json, os, sys, waystation
+root = os.path.dirname(waystation.__file__)
+if sys.argv[1] == "compile":
+    compileall.compile_dir(root, quiet=2)
+sources = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.endswith(".py")]
+current = 0
+for source in sources:
+    try:
+        with open(importlib.util.cache_from_source(source), "rb") as pyc:
+            head = pyc.read(16)
+    except OSError:
+        continue
+    st = os.stat(source)
+    flags = int.from_bytes(head[4:8], "little")
+    stamp = (int.from_bytes(head[8:12], "little"), int.from_bytes(head[12:16], "little"))
+    current += head[:4] == importlib.util.MAGIC_NUMBER and (
+        flags != 0 or stamp == (int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF))
+print(json.dumps({"package": root, "modules": len(sources), "current": current}))
+"""
+
+
+def gateway_python(args: argparse.Namespace) -> str:
+    """The interpreter `waystation serve` runs in: a console script's own, from its first line."""
+    cmd = run.gateway_command(args)
+    if len(cmd) > 1:  # python -m waystation.cli.main
+        return cmd[0]
+    first = Path(cmd[0]).read_bytes().split(b"\n", 1)[0].decode(errors="replace")
+    return first[2:].strip() if first.startswith("#!") else sys.executable
+
+
+def bytecode(args: argparse.Namespace) -> dict[str, Any]:
+    """The gateway package's bytecode before the starts, written first unless --no-compile.
+
+    An installed package has it (pip compiles what it installs); an editable install leaves
+    it to the first import, which does not write it under PYTHONDONTWRITEBYTECODE or in a
+    read-only tree, and then every start compiles the whole package again.
+    """
+    done = subprocess.run(
+        [gateway_python(args), "-c", _BYTECODE, "check" if args.no_compile else "compile"],
+        env={**os.environ, **args.extra_env}, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise SystemExit(f"cannot inspect the gateway's bytecode: {done.stderr.strip()[-500:]}")
+    state: dict[str, Any] = json.loads(done.stdout)
+    state["compiled"] = not args.no_compile
+    log(f"bytecode: {state['current']} of {state['modules']} modules of {state['package']} "
+        f"current{'' if args.no_compile else ' (compiled first)'}")
+    return state
+
+
 def cold_starts(args: argparse.Namespace, mock: run.Server) -> list[dict[str, Any]]:
     reused = Path(tempfile.mkdtemp(prefix="waystation-life-reused-"))
     homes: list[Path] = [reused]
@@ -256,6 +313,14 @@ def starts_section(result: dict[str, Any]) -> list[str]:
         f"Fresh: a new WAYSTATION_HOME (database and migrations created); reused: a home "
         f"prepared by an earlier start. Files are in the page cache after the first start."
     )
+    code = result.get("bytecode")
+    if code:
+        out += ["", f"Bytecode: {code['current']} of the package's {code['modules']} modules "
+                f"had bytecode matching their source "
+                + ("once it was written before the starts, as `pip install` does for an "
+                   "installed package." if code["compiled"] else
+                   "(`--no-compile`: as found; a module without it is compiled at every start "
+                   "when the interpreter may not write it).")]
     out.append("")
     sm = result["starts_summary"]
     rows = []
@@ -299,6 +364,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--poll-ms", type=float, default=5, help="cold-start polling interval")
     p.add_argument("--skip-memory", action="store_true", help="cold starts only")
     p.add_argument("--skip-starts", action="store_true", help="memory only")
+    p.add_argument("--no-compile", action="store_true",
+                   help="start with the package's bytecode as found, instead of writing it "
+                        "first as pip install does")
     h.common_options(p, "lifecycle")
     args = p.parse_args(argv)
     args.mode_list = [m for m in args.modes.split(",") if m]
@@ -353,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             gw.stop()
             servers.remove(gw)
         if not args.skip_starts:
+            result["bytecode"] = bytecode(args)
             result["starts"] = cold_starts(args, mock)
             result["starts_summary"] = start_summary(result["starts"])
         h.finish(out, result, render(args, result))

@@ -15,8 +15,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from waystation.config.settings import ConfigError, Settings, load_settings
 from waystation.errors import GatewayError
@@ -99,6 +97,16 @@ def ingest(
 
 async def _run(settings: Settings, kb: str, files: list[Path], options: ChunkingOptions
                ) -> list[FileResult]:
+    # here, not at the top: every `waystation` command imports this module, `serve` included
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     console = Console(stderr=True)
     results: list[FileResult] = []
     async with open_knowledge(settings) as knowledge:

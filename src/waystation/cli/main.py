@@ -79,21 +79,7 @@ def serve(
     settings = _settings()
     _ensure_a_key(settings)
     _allow_many_connections()
-    options: dict[str, object] = {
-        "app": "waystation.server.factory:build",
-        "factory": True,
-        "loop": "uvloop",
-        "http": "httptools",
-        "lifespan": "on",
-        "access_log": False,
-        "log_config": None,
-        "log_level": settings.log_level,
-        "timeout_graceful_shutdown": int(settings.drain_seconds),
-        "timeout_keep_alive": 75,
-        "server_header": False,
-        "proxy_headers": False,  # nothing reads the client address; its middleware costs CPU
-        "date_header": False,
-    }
+    options = uvicorn_options(settings)
     host, port = host or settings.host, port or settings.port
     count = workers or settings.workers
     if count > 1 and reuse_port_supported():
@@ -108,6 +94,26 @@ def serve(
     if count == 1:
         gc.disable()  # until the app is built: `server.factory.tune_gc` turns it back on
     uvicorn.run(host=host, port=port, workers=count, **options)  # type: ignore[arg-type]
+
+
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """How uvicorn serves the gateway, in one worker or in each of several."""
+    return {
+        "app": "waystation.server.factory:build",
+        "factory": True,
+        "loop": "uvloop",
+        "http": "httptools",
+        "ws": "none",  # no WebSocket route: not importing a WebSocket library saves the start
+        "lifespan": "on",
+        "access_log": False,
+        "log_config": None,
+        "log_level": settings.log_level,
+        "timeout_graceful_shutdown": int(settings.drain_seconds),
+        "timeout_keep_alive": 75,
+        "server_header": False,
+        "proxy_headers": False,  # nothing reads the client address; its middleware costs CPU
+        "date_header": False,
+    }
 
 
 def _allow_many_connections() -> None:

@@ -20,7 +20,6 @@ from typing import Any, NoReturn, TypeVar
 
 import orjson
 import typer
-import yaml
 from pydantic import ValidationError
 
 from waystation.api.errors_path import invalid_request_from
@@ -70,6 +69,8 @@ def _fail(message: str) -> NoReturn:
 
 
 def _read(file: Path) -> dict[str, Any]:
+    import yaml
+
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except OSError as error:
@@ -231,23 +232,22 @@ def delete(prompt_id: str = typer.Argument(..., metavar="ID")) -> None:
     typer.echo(f"deleted prompt {prompt_id}")
 
 
-class _Readable(yaml.SafeDumper):
-    """YAML with multi-line text as `|` blocks, so a diff shows the lines that changed."""
-
-
-def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value,
-                                   style="|" if "\n" in value else None)
-
-
-_Readable.add_representer(str, _text)
-
-
 def config_text(config: PromptConfig) -> str:
-    """A config as readable YAML: model, parameters (sorted), then messages in order."""
+    """A config as readable YAML: model, parameters (sorted), then messages in order, with
+    multi-line text as `|` blocks, so a diff shows the lines that changed."""
+    import yaml  # here, not at the top: every `waystation` command imports this module
+
+    class Readable(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value,
+                                       style="|" if "\n" in value else None)
+
+    Readable.add_representer(str, text)
     data = {"model": config.model, "parameters": dict(sorted(config.parameters.items())),
             "messages": config.messages}
-    return yaml.dump(data, Dumper=_Readable, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(data, Dumper=Readable, sort_keys=False, allow_unicode=True, width=100)
 
 
 def _when(ts: float) -> str:

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from waystation.config.catalogue import ALIASES, BUILTIN, ProviderSpec
 
 
@@ -92,6 +90,8 @@ def load_config_file(path: str) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"WAYSTATION_CONFIG points to {path}, which is not a file")
     text = p.read_text(encoding="utf-8")
+    import yaml  # only with a config file: most deployments have none, and it costs the start
+
     try:
         data = tomllib.loads(text) if p.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
