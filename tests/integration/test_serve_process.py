@@ -263,6 +263,24 @@ def test_access_log_lines_in_json_never_carry_keys_or_bodies(
     assert '"content"' not in text
 
 
+def test_a_websocket_upgrade_is_answered_as_http_without_advice_to_install_a_library(
+        serve: object, tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    """No route speaks WebSocket, so uvicorn is given no WebSocket library: an upgrade is
+    answered as the plain request it also is, and the log does not tell operators to install
+    one."""
+    env = base_env(tmp_path / "home", fake_openai, WAYSTATION_MASTER_KEY="ws-master-secret")
+    server = serve(env)  # type: ignore[operator]
+    resp = httpx.get(f"{server.url}/v1/chat/completions", timeout=10, headers={
+        "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert resp.status_code == 405
+    assert resp.json()["error"]["code"] == "method_not_allowed"
+    server.stop()
+    text = "\n".join(server.lines)
+    assert "Unsupported upgrade request" in text
+    assert "WebSocket library" not in text
+
+
 def test_a_config_error_is_one_clear_line(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
     env = base_env(tmp_path, fake_openai, WAYSTATION_CONFIG=str(tmp_path / "missing.toml"))
     proc = run_cli(env, "serve")

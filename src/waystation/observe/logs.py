@@ -28,6 +28,13 @@ class JSONFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
+def _no_websocket_advice(record: logging.LogRecord) -> bool:
+    """uvicorn follows "Unsupported upgrade request." with advice to install a WebSocket
+    library. The gateway asks it for none on purpose (no route speaks WebSocket; such a
+    request is answered as plain HTTP), so installing one would change nothing."""
+    return not str(record.msg).startswith("No supported WebSocket library detected")
+
+
 def configure_logging(level: str, fmt: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
@@ -43,4 +50,7 @@ def configure_logging(level: str, fmt: str) -> None:
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    if _no_websocket_advice not in uvicorn_errors.filters:
+        uvicorn_errors.addFilter(_no_websocket_advice)
     logging.getLogger("uvicorn.access").disabled = True
