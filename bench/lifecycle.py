@@ -45,6 +45,7 @@ sys.path.insert(0, str(HERE))
 
 import harness as h  # noqa: E402
 import loadgen  # noqa: E402
+import report  # noqa: E402
 import run  # noqa: E402
 from procstats import cpu_seconds, memory_kib  # noqa: E402
 
@@ -181,15 +182,6 @@ print(json.dumps({"package": root, "modules": len(sources), "current": current})
 """
 
 
-def gateway_python(args: argparse.Namespace) -> str:
-    """The interpreter `waystation serve` runs in: a console script's own, from its first line."""
-    cmd = run.gateway_command(args)
-    if len(cmd) > 1:  # python -m waystation.cli.main
-        return cmd[0]
-    first = Path(cmd[0]).read_bytes().split(b"\n", 1)[0].decode(errors="replace")
-    return first[2:].strip() if first.startswith("#!") else sys.executable
-
-
 def bytecode(args: argparse.Namespace) -> dict[str, Any]:
     """The gateway package's bytecode before the starts, written first unless --no-compile.
 
@@ -197,8 +189,9 @@ def bytecode(args: argparse.Namespace) -> dict[str, Any]:
     it to the first import, which does not write it under PYTHONDONTWRITEBYTECODE or in a
     read-only tree, and then every start compiles the whole package again.
     """
+    python = report.command_python(run.gateway_command(args))
     done = subprocess.run(
-        [gateway_python(args), "-c", _BYTECODE, "check" if args.no_compile else "compile"],
+        [python, "-c", _BYTECODE, "check" if args.no_compile else "compile"],
         env={**os.environ, **args.extra_env}, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         raise SystemExit(f"cannot inspect the gateway's bytecode: {done.stderr.strip()[-500:]}")

@@ -179,6 +179,17 @@ def render_report(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def command_python(command: list[str]) -> str:
+    """The interpreter a gateway command runs in: a console script's own, from its first
+    line; this one for `python -m ...`."""
+    if len(command) == 1:
+        with contextlib.suppress(OSError), open(command[0], "rb") as f:
+            first = f.readline()
+            if first.startswith(b"#!"):
+                return first[2:].decode().strip().split()[0]
+    return sys.executable
+
+
 def environment(args: argparse.Namespace, gw: list[str]) -> dict[str, str]:
     env: dict[str, str] = {}
     model = "?"
@@ -200,15 +211,9 @@ def environment(args: argparse.Namespace, gw: list[str]) -> dict[str, str]:
         "    except Exception: pass\n"
         "print(', '.join(out))\n"
     )
-    py = sys.executable
-    if len(gw) == 1:
-        with contextlib.suppress(OSError), open(gw[0], "rb") as f:
-            first = f.readline()
-            if first.startswith(b"#!"):
-                py = first[2:].decode().strip().split()[0]
     with contextlib.suppress(Exception):
         env["gateway packages"] = subprocess.run(
-            [py, "-c", probe], capture_output=True, text=True, timeout=30
+            [command_python(gw), "-c", probe], capture_output=True, text=True, timeout=30
         ).stdout.strip()
     env["gateway command"] = " ".join(gw)
     if args.wrk:
