@@ -66,6 +66,7 @@ contact_tags = Table(
            primary_key=True),
     Column("tag", String(255), primary_key=True),
 )
+Index("ix_contact_tags_tag", contact_tags.c.tag)
 
 threads = Table(
     "threads",
@@ -75,6 +76,7 @@ threads = Table(
     Column("first_seen", Double, nullable=False),
     Column("last_seen", Double, nullable=False),
 )
+Index("ix_threads_first_seen", threads.c.first_seen)
 
 traces = Table(
     "traces",
@@ -114,7 +116,8 @@ traces = Table(
 )
 
 Index("ix_traces_created", traces.c.created)
-Index("ix_traces_model", traces.c.model, traces.c.created)
+# No index on `model` alone: lists filter by `model` or `requested_model`, usage reports by
+# their coalesce, and an index on `model` serves neither (migration 8 dropped it).
 Index("ix_traces_key", traces.c.key_id, traces.c.created)
 # Partial: most traces name no thread or contact, and most request ids are the trace's own id.
 Index("ix_traces_request_id", traces.c.request_id,
@@ -135,6 +138,8 @@ trace_metadata = Table(
     Column("key", String(64), primary_key=True),
     Column("value", String(512), nullable=False),
 )
+# Finds the traces with a metadata pair without reading every trace's metadata.
+Index("ix_trace_metadata_pair", trace_metadata.c.key, trace_metadata.c.value)
 
 prompts = Table(
     "prompts",
