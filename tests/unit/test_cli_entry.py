@@ -29,7 +29,6 @@ def test_the_collector_is_back_on_when_the_import_fails(monkeypatch: pytest.Monk
     assert gc.isenabled()
 
 
-
 def test_serving_imports_nothing_only_other_commands_use(tmp_path: Path) -> None:
     """Every command imports all of them; what only `kb` (rich) or `prompts` and config files
     (yaml) use is imported when used, and uvicorn is asked for no WebSocket library. Checked

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import difflib
+import functools
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -232,10 +233,12 @@ def delete(prompt_id: str = typer.Argument(..., metavar="ID")) -> None:
     typer.echo(f"deleted prompt {prompt_id}")
 
 
-def config_text(config: PromptConfig) -> str:
-    """A config as readable YAML: model, parameters (sorted), then messages in order, with
-    multi-line text as `|` blocks, so a diff shows the lines that changed."""
-    import yaml  # here, not at the top: every `waystation` command imports this module
+@functools.cache
+def _readable_dumper() -> type[Any]:
+    """A YAML dumper writing multi-line text as `|` blocks, so a diff shows the lines that
+    changed. Made on first use, not at import: every `waystation` command imports this
+    module, and only these commands need yaml."""
+    import yaml
 
     class Readable(yaml.SafeDumper):
         pass
@@ -245,9 +248,17 @@ def config_text(config: PromptConfig) -> str:
                                        style="|" if "\n" in value else None)
 
     Readable.add_representer(str, text)
+    return Readable
+
+
+def config_text(config: PromptConfig) -> str:
+    """A config as readable YAML: model, parameters (sorted), then messages in order."""
+    import yaml
+
     data = {"model": config.model, "parameters": dict(sorted(config.parameters.items())),
             "messages": config.messages}
-    return yaml.dump(data, Dumper=Readable, sort_keys=False, allow_unicode=True, width=100)
+    return yaml.dump(data, Dumper=_readable_dumper(), sort_keys=False, allow_unicode=True,
+                     width=100)
 
 
 def _when(ts: float) -> str:
