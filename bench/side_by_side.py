@@ -20,6 +20,12 @@ With `--alternate`, the gateways still run at once but are loaded one at a time,
 few seconds each: no core is shared while a gateway is measured (so the untraced baseline does
 not pay for other gateways' trace writers), and the cells compared are seconds apart rather
 than minutes, so most of the drift still cancels.
+
+With `--fresh`, every gateway is restarted (on the same database) and warmed up again before
+each round. On some VMs two identically configured gateways differ by a tenth in CPU per
+request for as long as they run, one process against another (where each lands in memory):
+without `--fresh` a run compares one process per variant and carries that difference whole;
+with it the median is taken over as many processes as rounds.
 """
 
 from __future__ import annotations
@@ -154,6 +160,9 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
                f"loaded at c={cfg['conc']} by its own client; {cfg['rounds']} round(s) of "
                f"{cfg['duration']:g} s cells per mode after a {cfg['warmup']:g} s warm-up. "
                f"Ratio: no-traces CPU per request ÷ the variant's, in the same cell")
+    if cfg.get("fresh"):
+        how += (f"; every gateway restarted on its database and warmed up for "
+                f"{cfg['warmup']:g} s before each round, so each round measures new processes")
     out = [f"# Waystation variants side by side ({result['started']})", "",
            f"{h.placement_text(args)} {how} (at least 0.8 is the target); median and range "
            f"over the cells.", ""]
@@ -197,6 +206,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=3, help="seconds of load per mode first (3)")
     p.add_argument("--alternate", action="store_true",
                    help="load one gateway at a time, in turn, instead of all at once")
+    p.add_argument("--fresh", action="store_true",
+                   help="restart every gateway (and warm it up again) before each round, so "
+                        "the rounds sample new processes, not one process per variant")
     p.add_argument("--tail", type=float, default=1.0,
                    help="with --alternate: seconds after a cell still counted (1.0), for the "
                         "trace writer to finish the cell's traces")
@@ -223,6 +235,28 @@ def main(argv: list[str] | None = None) -> int:
         return measure_all(args, out, notes)
 
 
+def start(args: argparse.Namespace, mock: run.Server, g: dict[str, Any]) -> None:
+    """Start variant `g`'s gateway on its home (kept across restarts, so every trace it was
+    sent is counted at the end) and check that it answers."""
+    env, extra = variants.variant_setup(args, g["name"])
+    g["server"] = h.start_gateway(args, mock, g["home"], env=env,
+                                  log_name=f"gateway-{g['name']}.log")
+    g["target"] = target = h.gateway_target(g["server"], args.key, g["name"])
+    g["args"] = argparse.Namespace(**{**vars(args), "gateway_extra": extra})
+    problems = run.check_target(target, mock)
+    if problems:
+        raise SystemExit(f"{g['name']} failed the check: {problems}")
+    g["sent"] += 2
+    if extra:
+        variants.check_extra(target, extra)
+        g["sent"] += 1
+
+
+def warm_up(args: argparse.Namespace, gateways: list[dict[str, Any]], stream: bool) -> None:
+    for res, g in zip(load_all(args, gateways, stream, args.warmup, 16), gateways, strict=True):
+        g["sent"] += res["requests"]
+
+
 def measure_all(args: argparse.Namespace, out: Path, notes: list[str]) -> int:
     """Start the mock and every variant's gateway, measure them, write the report."""
     result = h.base_result(args, {
@@ -230,30 +264,25 @@ def measure_all(args: argparse.Namespace, out: Path, notes: list[str]) -> int:
         "conc": args.conc, "duration": args.duration, "warmup": args.warmup,
         "stream_chunks": args.stream_chunks, "routing_extra": args.routing_extra,
         "cache_extra": args.cache_extra, "alternate": args.alternate, "tail": args.tail,
+        "fresh": args.fresh,
     })
     mock = run.start_mock(h.mock_args(args, chunks=args.stream_chunks), out, args.load_cpus_set)
     gateways: list[dict[str, Any]] = []
     try:
         for name in args.variant_list:
-            env, extra = variants.variant_setup(args, name)
-            home = Path(tempfile.mkdtemp(prefix=f"waystation-sbs-{name}-"))
-            server = h.start_gateway(args, mock, home, env=env, log_name=f"gateway-{name}.log")
-            target = h.gateway_target(server, args.key, name)
-            gateways.append({"name": name, "server": server, "home": home, "target": target,
-                             "args": argparse.Namespace(**{**vars(args), "gateway_extra": extra}),
-                             "sent": 2})
-            problems = run.check_target(target, mock)
-            if problems:
-                raise SystemExit(f"{name} failed the check: {problems}")
-            if extra:
-                variants.check_extra(target, extra)
-                gateways[-1]["sent"] += 1
+            g = {"name": name, "home": Path(tempfile.mkdtemp(prefix=f"waystation-sbs-{name}-")),
+                 "sent": 0}
+            gateways.append(g)
+            start(args, mock, g)
         rows: list[dict[str, Any]] = []
-        for mode in args.mode_list:
-            for res, g in zip(load_all(args, gateways, mode == "stream", args.warmup, 16),
-                              gateways, strict=True):
-                g["sent"] += res["requests"]
+        for number, mode in enumerate(args.mode_list):
             for rnd in range(args.rounds):
+                if args.fresh and (number or rnd):
+                    for g in gateways:
+                        g["server"].stop()
+                        start(args, mock, g)
+                if args.fresh or not rnd:
+                    warm_up(args, gateways, mode == "stream")
                 rows += measure(args, gateways, mode, rnd)
         traces = []
         for g in gateways:
@@ -266,7 +295,8 @@ def measure_all(args: argparse.Namespace, out: Path, notes: list[str]) -> int:
         return 0
     finally:
         for g in gateways:
-            g["server"].stop()
+            if "server" in g:
+                g["server"].stop()
             shutil.rmtree(g["home"], ignore_errors=True)
         mock.stop()
 
