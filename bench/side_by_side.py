@@ -23,9 +23,9 @@ than minutes, so most of the drift still cancels.
 
 With `--fresh`, every gateway is restarted (on the same database) and warmed up again before
 each round. On some VMs two identically configured gateways differ by a tenth in CPU per
-request for as long as they run, one process against another (where each lands in memory):
-without `--fresh` a run compares one process per variant and carries that difference whole;
-with it the median is taken over as many processes as rounds.
+request for as long as they run, one process against another (where each lands in memory,
+its hash seed): without `--fresh` a run compares one process per variant and carries that
+difference whole; with it the median is taken over as many processes as rounds.
 """
 
 from __future__ import annotations
