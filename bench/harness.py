@@ -376,7 +376,7 @@ def pg_trace_count(url: str) -> int | None:
         return int(await conn.fetchval("select count(*) from traces"))
 
     try:
-        return asyncio.run(_pg(url, count))  # type: ignore[no-any-return]
+        return asyncio.run(_pg(url, count))
     except Exception:  # no table, no server: nothing to count
         return None
 

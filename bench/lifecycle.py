@@ -127,7 +127,7 @@ def one_start(args: argparse.Namespace, mock: run.Server, home: Path, kind: str,
         async def both() -> tuple[tuple[float | None, int], tuple[float | None, int]]:
             hp = _poll(f"{server.url}/health", health_req, t0, deadline, interval, False)
             cp = _poll(chat_url, chat_req, t0, deadline, interval, True)
-            return await asyncio.gather(hp, cp)  # type: ignore[return-value]
+            return await asyncio.gather(hp, cp)
 
         (health_s, _), (chat_s, attempts) = asyncio.run(both())
         gw_cpu = cpu_seconds(server.pid)  # all of it was spent starting (and one request)

@@ -31,6 +31,7 @@ difference whole; with it the median is taken over as many processes as rounds.
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import statistics
 import sys
@@ -287,8 +288,9 @@ def measure_all(args: argparse.Namespace, out: Path, notes: list[str]) -> int:
         traces = []
         for g in gateways:
             expected = 0 if g["name"] == "no-traces" else g["sent"]
-            rows_now = h.wait_for_count(lambda g=g: variants.count_rows(args, g["name"], g["home"]),
-                                        expected, timeout=args.flush_wait)
+            rows_now = h.wait_for_count(
+                functools.partial(variants.count_rows, args, g["name"], g["home"]),
+                expected, timeout=args.flush_wait)
             traces.append({"variant": g["name"], "sent": g["sent"], "rows": rows_now})
         result.update(runs=rows, traces=traces, notes=notes, summary=summarise(args, rows))
         h.finish(out, result, render(args, result))

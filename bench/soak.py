@@ -99,9 +99,10 @@ async def soak(args: argparse.Namespace, target: run.Target) -> dict[str, Any]:
         streams.append(rec)
         conn: StreamConn | None = None
         try:
-            _, conn = await asyncio.wait_for(
+            _, opened = await asyncio.wait_for(
                 loop.create_connection(lambda: StreamConn(True), host, port), args.timeout)
-            await conn.request(stream_payload, timeout)
+            conn = opened
+            await opened.request(stream_payload, timeout)
             rec["ok"] = True
         except loadgen.ReplyError as exc:
             rec["error"] = exc.kind
@@ -125,6 +126,7 @@ async def soak(args: argparse.Namespace, target: run.Target) -> dict[str, Any]:
                         loop.create_connection(lambda: loadgen.Conn(False), host, port),
                         args.timeout)
                 t = now()
+                assert conn is not None
                 await conn.request(plain_payload, args.timeout)
                 into.append((round(t - t_origin, 3), now() - t))
             except loadgen.ReplyError as exc:
@@ -348,7 +350,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    nofile = {"self": h.raise_nofile()}
+    nofile: dict[str, Any] = {"self": h.raise_nofile()}
     need = 2 * args.streams + 100
     if nofile["self"]["soft"] < need:
         log(f"warning: open-files limit {nofile['self']['soft']} < about {need} needed")
