@@ -122,11 +122,11 @@ async def soak(args: argparse.Namespace, target: run.Target) -> dict[str, Any]:
         while not stop.is_set():
             try:
                 if conn is None or conn.transport is None:
-                    _, conn = await asyncio.wait_for(
+                    _, opened = await asyncio.wait_for(
                         loop.create_connection(lambda: loadgen.Conn(False), host, port),
                         args.timeout)
+                    conn = opened
                 t = now()
-                assert conn is not None
                 await conn.request(plain_payload, args.timeout)
                 into.append((round(t - t_origin, 3), now() - t))
             except loadgen.ReplyError as exc:
