@@ -140,7 +140,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.set_defaults(ready_timeout=300)  # under callgrind a start takes 20-60 s, more when busy
     args = p.parse_args(argv)
     args.variant_list = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = set(args.variant_list) - set(variants.VARIANTS)
+    unknown = set(args.variant_list) - set(variants.KNOWN)
     if unknown:
         p.error(f"unknown variants: {sorted(unknown)}")
     return args

@@ -26,6 +26,9 @@ each round. On some VMs two identically configured gateways differ by a tenth in
 request for as long as they run, one process against another (where each lands in memory,
 its hash seed): without `--fresh` a run compares one process per variant and carries that
 difference whole; with it the median is taken over as many processes as rounds.
+
+With `--variants ...,control`, a second untraced gateway runs beside the others: its ratio to
+`no-traces` is the run's noise, measured the same way as every variant's ratio.
 """
 
 from __future__ import annotations
@@ -173,11 +176,15 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
                "≥ 0.8", "errors"]
     lines = []
     for r in result["summary"]:
-        ok = "-" if r["variant"] == "no-traces" or r["ratio"] is None else (
+        ok = "-" if r["variant"] in variants.UNTRACED or r["ratio"] is None else (
             "yes" if r["ratio"] >= 0.8 else "**NO**")
         lines.append([r["variant"], r["mode"], f(r["cpu_per_req_us"], 0), f(r["ratio"], 3),
                       f(r["ratio_min"], 3), f(r["ratio_max"], 3), ok, r["errors"]])
     out += h.table(headers, lines, "llrrrrlr")
+    if variants.CONTROL in cfg["variants"]:
+        out += [f"`{variants.CONTROL}` is configured exactly as `no-traces`: how far its median "
+                f"is from 1.000, and its range, are what this machine did to a ratio in this "
+                f"run, with nothing to measure.", ""]
     split = [r for r in result["summary"] if all(k in r for k in _THREAD_KEYS)]
     if split:
         out += ["## CPU per request by thread", "", "Medians over the cells, µs per request "
@@ -199,7 +206,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variants", default=",".join(variants.VARIANTS),
-                   help="which variants; no-traces is the baseline and is always run")
+                   help="which variants; no-traces is the baseline and is always run; add "
+                        "`control` (a second untraced gateway) for the run's own noise")
     p.add_argument("--rounds", type=int, default=6, help="cells per mode (6)")
     p.add_argument("--modes", default="nonstream,stream", help="nonstream and/or stream")
     p.add_argument("--conc", type=int, default=32, help="concurrency per gateway (32)")
@@ -219,8 +227,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.mode_list = [m for m in args.modes.split(",") if m]
     names = [v for v in args.variants.split(",") if v]
     for v in names:
-        if v not in variants.VARIANTS:
-            p.error(f"unknown variant {v!r} (known: {', '.join(variants.VARIANTS)})")
+        if v not in variants.KNOWN:
+            p.error(f"unknown variant {v!r} (known: {', '.join(variants.KNOWN)})")
     args.variant_list = ["no-traces"] + [v for v in names if v != "no-traces"]
     return args
 
@@ -287,7 +295,7 @@ def measure_all(args: argparse.Namespace, out: Path, notes: list[str]) -> int:
                 rows += measure(args, gateways, mode, rnd)
         traces = []
         for g in gateways:
-            expected = 0 if g["name"] == "no-traces" else g["sent"]
+            expected = 0 if g["name"] in variants.UNTRACED else g["sent"]
             rows_now = h.wait_for_count(
                 functools.partial(variants.count_rows, args, g["name"], g["home"]),
                 expected, timeout=args.flush_wait)

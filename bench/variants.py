@@ -1,7 +1,8 @@
 """Variants: what trace storage, routing options and cache hits cost the gateway.
 
 The same gateway (one `waystation serve`, pinned to one CPU, in front of the mock upstream)
-in five variants, each its own process, started afresh for each variant in each round:
+in five variants (and a control), each its own process, started afresh for each variant in
+each round:
 
 - `no-traces`        WAYSTATION_TRACES=false: no trace is recorded (the baseline)
 - `traces-sqlite`    the default: traces written to WAYSTATION_HOME/waystation.db
@@ -13,6 +14,10 @@ in five variants, each its own process, started afresh for each variant in each 
 - `cache-hit`        traces on (SQLite); every request carries an exact-match cache setting
                      (`--cache-extra`); the warm-up fills the cache, so every measured
                      request is a hit (the report shows the upstream calls per request)
+- `control`          configured exactly as `no-traces`, in a process of its own; not run
+                     unless asked for. Its ratio to `no-traces` would be 1.0 on a steady
+                     machine: what it is instead, and how far its cells spread, is the run's
+                     own noise, to read the other variants' ratios against
 
 For `--rounds` rounds, in an order that rotates each round, each variant gets a short warm-up
 per mode at c=16, then closed-loop cells of `--duration` s at c=`--conc` and `--low-duration` s
@@ -56,6 +61,10 @@ import run  # noqa: E402
 log = h.log
 
 VARIANTS = ("no-traces", "traces-sqlite", "traces-postgres", "routing", "cache-hit")
+# Known but not run by default: a second untraced gateway, the measure of a run's noise.
+CONTROL = "control"
+KNOWN = (*VARIANTS, CONTROL)
+UNTRACED = frozenset({"no-traces", CONTROL})
 ROUTING_EXTRA = ('{"retry": {"count": 2, "on_codes": [429, 500, 502, 503]}, '
                  '"fallbacks": [{"model": "openai/gpt-4o"}]}')
 CACHE_EXTRA = '{"cache": {"type": "exact_match", "ttl": 3600}}'
@@ -63,7 +72,7 @@ CACHE_EXTRA = '{"cache": {"type": "exact_match", "ttl": 3600}}'
 
 def variant_setup(args: argparse.Namespace, name: str) -> tuple[dict[str, str], str | None]:
     """(environment, JSON merged into request bodies) of a variant."""
-    if name == "no-traces":
+    if name in UNTRACED:
         return {"WAYSTATION_TRACES": "false"}, None
     if name == "traces-sqlite":
         return {}, None
@@ -196,7 +205,7 @@ def run_variant(args: argparse.Namespace, name: str, rnd: int, mock: run.Server
                     f"p50 {res['latency_ms'].get('p50')} err {res['error_count']} "
                     f"cpu/req {res['cpu_per_req_us']}µs calls/req {res['upstream_calls_per_req']} "
                     f"others {res['others_cpu_pct']}%")
-        expected = 0 if name == "no-traces" else sent
+        expected = 0 if name in UNTRACED else sent
         t = time.monotonic()
         live = h.wait_for_count(lambda: count_rows(args, name, home), expected,
                                 timeout=args.flush_wait)
@@ -298,7 +307,7 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
         headers += ["upstream calls/req", "errors"]
         table = []
         for r in rows:
-            ok = "-" if r["ratio"] is None or r["variant"] == "no-traces" else (
+            ok = "-" if r["ratio"] is None or r["variant"] in UNTRACED else (
                 "yes" if r["ratio"] >= 0.8 else "**NO**")
             line = [
                 r["variant"], f"{f(r['rps'], 0)} ({f(r['rps_min'], 0)}-{f(r['rps_max'], 0)})",
@@ -321,9 +330,9 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
     out.append("")
     trows = []
     for t in result["traces"]:
-        want = 0 if t["variant"] == "no-traces" else t["sent"]
+        want = 0 if t["variant"] in UNTRACED else t["sent"]
         rows_n = t["rows_after_stop"] if t["rows_after_stop"] is not None else t["rows_running"]
-        if t["variant"] == "no-traces":
+        if t["variant"] in UNTRACED:
             ok = "yes" if not rows_n else "**NO** (traces recorded)"
         else:
             ok = "yes" if rows_n is not None and rows_n >= want - t["margin"] else "**NO**"
@@ -376,8 +385,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if m not in ("nonstream", "stream"):
             p.error(f"unknown mode {m!r}")
     for v in args.variant_list:
-        if v not in VARIANTS:
-            p.error(f"unknown variant {v!r} (known: {', '.join(VARIANTS)})")
+        if v not in KNOWN:
+            p.error(f"unknown variant {v!r} (known: {', '.join(KNOWN)})")
     return args
 
 
@@ -427,7 +436,7 @@ def measure_all(args: argparse.Namespace, out: Path, notes: list[str]) -> int:
                     traces.append({**rows[0]["traces"], "variant": name, "round": rnd})
         result.update(runs=runs, direct=direct_runs, traces=traces, notes=notes)
         result["summary"] = summarise(args, runs, direct_runs)
-        no = [t for t in traces if t["variant"] == "no-traces" and (t["rows_after_stop"] or 0)]
+        no = [t for t in traces if t["variant"] in UNTRACED and (t["rows_after_stop"] or 0)]
         if no:
             notes.append(
                 f"the no-traces gateway recorded traces ({no[0]['rows_after_stop']} rows): this "
