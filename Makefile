@@ -19,9 +19,13 @@ serve: $(STAMP)
 test: $(STAMP) $(ORQ41)/.installed
 	$(BIN)/python -m pytest -q -n auto
 
+# The benchmark scripts are type-checked too, apart from the package (they are scripts, not
+# modules of it), the retrieval benchmark on its own: both folders have a `run.py`.
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy bench/*.py
+	$(BIN)/mypy bench/retrieval/*.py
 
 install: $(STAMP)
 
