@@ -295,10 +295,9 @@ def measure_all(args: argparse.Namespace, out: Path, notes: list[str]) -> int:
                 rows += measure(args, gateways, mode, rnd)
         traces = []
         for g in gateways:
-            expected = 0 if g["name"] in variants.UNTRACED else g["sent"]
             rows_now = h.wait_for_count(
                 functools.partial(variants.count_rows, args, g["name"], g["home"]),
-                expected, timeout=args.flush_wait)
+                variants.expected_rows(g["name"], g["sent"]), timeout=args.flush_wait)
             traces.append({"variant": g["name"], "sent": g["sent"], "rows": rows_now})
         result.update(runs=rows, traces=traces, notes=notes, summary=summarise(args, rows))
         h.finish(out, result, render(args, result))

@@ -65,6 +65,12 @@ VARIANTS = ("no-traces", "traces-sqlite", "traces-postgres", "routing", "cache-h
 CONTROL = "control"
 KNOWN = (*VARIANTS, CONTROL)
 UNTRACED = frozenset({"no-traces", CONTROL})
+
+
+def expected_rows(name: str, sent: int) -> int:
+    """The trace rows a variant's store should hold once `sent` requests were answered."""
+    return 0 if name in UNTRACED else sent
+
 ROUTING_EXTRA = ('{"retry": {"count": 2, "on_codes": [429, 500, 502, 503]}, '
                  '"fallbacks": [{"model": "openai/gpt-4o"}]}')
 CACHE_EXTRA = '{"cache": {"type": "exact_match", "ttl": 3600}}'
@@ -205,7 +211,7 @@ def run_variant(args: argparse.Namespace, name: str, rnd: int, mock: run.Server
                     f"p50 {res['latency_ms'].get('p50')} err {res['error_count']} "
                     f"cpu/req {res['cpu_per_req_us']}µs calls/req {res['upstream_calls_per_req']} "
                     f"others {res['others_cpu_pct']}%")
-        expected = 0 if name in UNTRACED else sent
+        expected = expected_rows(name, sent)
         t = time.monotonic()
         live = h.wait_for_count(lambda: count_rows(args, name, home), expected,
                                 timeout=args.flush_wait)
@@ -330,7 +336,7 @@ def render(args: argparse.Namespace, result: dict[str, Any]) -> str:
     out.append("")
     trows = []
     for t in result["traces"]:
-        want = 0 if t["variant"] in UNTRACED else t["sent"]
+        want = expected_rows(t["variant"], t["sent"])
         rows_n = t["rows_after_stop"] if t["rows_after_stop"] is not None else t["rows_running"]
         if t["variant"] in UNTRACED:
             ok = "yes" if not rows_n else "**NO** (traces recorded)"
@@ -439,9 +445,9 @@ def measure_all(args: argparse.Namespace, out: Path, notes: list[str]) -> int:
         no = [t for t in traces if t["variant"] in UNTRACED and (t["rows_after_stop"] or 0)]
         if no:
             notes.append(
-                f"the no-traces gateway recorded traces ({no[0]['rows_after_stop']} rows): this "
-                f"build does not honour WAYSTATION_TRACES=false, so no-traces is not a "
-                f"baseline without trace storage here.")
+                f"the {no[0]['variant']} gateway recorded traces ({no[0]['rows_after_stop']} "
+                f"rows): this build does not honour WAYSTATION_TRACES=false, so the untraced "
+                f"gateways are not a baseline without trace storage here.")
         h.finish(out, result, render(args, result))
         return 0
     finally:
