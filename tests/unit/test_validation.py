@@ -63,6 +63,24 @@ def test_bodies_that_are_not_json_objects_are_refused(raw: bytes, fragment: str)
     rejects(raw, None, fragment)
 
 
+@pytest.mark.parametrize(
+    ("fields", "param", "message"),
+    [
+        ({"retry": 5}, "retry", "expected a JSON object, got a number"),
+        ({"timeout": "30s"}, "timeout", "expected a JSON object, got a string"),
+        ({"fallbacks": {"model": "openai/gpt-4o"}}, "fallbacks", "expected an array, got an object"),
+        ({"orq": {"retry": []}}, "orq.retry", "expected a JSON object, got an array"),
+        ({"tools": [3]}, "tools[0]", "expected a JSON object, got a number"),
+        ({"messages": None}, "messages", "expected an array, got null"),
+    ],
+)
+def test_a_value_of_the_wrong_json_type_is_named_in_json_terms(
+    fields: dict[str, Any], param: str, message: str
+) -> None:
+    err = rejects(body(**fields), param, message)
+    assert "dictionary" not in err.message and "instance of" not in err.message
+
+
 def test_unknown_top_level_field_is_named() -> None:
     err = rejects(body(temprature=1), "temprature", "Unrecognized")
     assert "temprature" in err.message

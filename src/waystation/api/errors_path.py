@@ -23,12 +23,38 @@ def invalid_request_from(exc: ValidationError, data: Any) -> InvalidRequest:
         message = f"Unrecognized request argument supplied: {param}"
     elif kind == "missing":
         message = f"Missing required parameter: {param}"
+    elif kind in _CONTAINER_TYPES:
+        # pydantic speaks of Python's dictionaries and class names; a caller sent JSON
+        got = _json_type(err.get("input"))
+        message = f"Invalid value for {param}: expected {_CONTAINER_TYPES[kind]}, got {got}"
     else:
         msg = str(err.get("msg", "invalid value"))
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
         message = f"Invalid value for {param}: {msg}" if param else msg
     return InvalidRequest(message, param=param or None)
+
+
+# pydantic error types whose message names a Python type, and the JSON type the caller meant
+_CONTAINER_TYPES = {
+    "dict_type": "a JSON object",
+    "model_type": "a JSON object",
+    "model_attributes_type": "a JSON object",
+    "list_type": "an array",
+    "tuple_type": "an array",
+}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def param_path(loc: tuple[Any, ...], data: Any) -> str:
