@@ -64,6 +64,10 @@ def test_yaml_config_is_read_too(tmp_path: Path) -> None:
         ({"WAYSTATION_CONFIG": "/nonexistent.toml"}, "not a file"),
         ({"WAYSTATION_PORT": "eighty"}, "not a number"),
         ({"WAYSTATION_LOG_FORMAT": "xml"}, "WAYSTATION_LOG_FORMAT"),
+        ({"WAYSTATION_DATABASE_URL": "localhost/db"}, "DATABASE_URL has no scheme: use a Post"),
+        ({"WAYSTATION_DATABASE_URL": "mysql+aiomysql://u@h/db"},
+         r"DATABASE_URL has 'mysql\+aiomysql://': use a PostgreSQL URL"),
+        ({"WAYSTATION_DATABASE_URL": "sqlite+pysqlite:///x.db"}, "or an SQLite one"),
     ],
 )
 def test_bad_settings_say_what_to_fix(env: dict[str, str], fragment: str) -> None:

@@ -79,6 +79,24 @@ def _first(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str | None, 
     return None, names[0] if names else ""
 
 
+# The URL schemes of the databases the store is built for (the drivers it speaks: asyncpg and
+# aiosqlite, whichever the URL names).
+_DATABASE_SCHEMES = frozenset({
+    "postgres", "postgresql", "postgresql+asyncpg", "sqlite", "sqlite+aiosqlite"})
+
+
+def _database_url(value: str | None) -> str | None:
+    """WAYSTATION_DATABASE_URL, refused here in one line if no database the store speaks."""
+    if not value:
+        return None
+    scheme, sep, _rest = value.partition("://")
+    if not sep or scheme.lower() not in _DATABASE_SCHEMES:
+        shown = f"'{scheme}://'" if sep else "no scheme"
+        raise ConfigError(f"WAYSTATION_DATABASE_URL has {shown}: use a PostgreSQL URL "
+                          "(postgresql://user@host/db) or an SQLite one (sqlite:///path/file.db)")
+    return value
+
+
 def _bool(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -197,7 +215,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         health_failures=health_failures,
         health_cooldown=health_cooldown,
         retry_max_wait=retry_max_wait,
-        database_url=env.get("WAYSTATION_DATABASE_URL") or None,
+        database_url=_database_url(env.get("WAYSTATION_DATABASE_URL")),
         traces=_bool(env.get("WAYSTATION_TRACES"), True),
         log_bodies=_bool(env.get("WAYSTATION_LOG_BODIES"), True),
         trace_buffer=trace_buffer,

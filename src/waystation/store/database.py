@@ -1,4 +1,5 @@
-"""One async SQLAlchemy engine for both engines: the embedded SQLite file and PostgreSQL.
+"""One async SQLAlchemy Core engine (`store/engine.py`) for both databases: the embedded SQLite
+file and PostgreSQL.
 
 Everything above this module writes the same SQLAlchemy Core statements; only what truly differs
 between the two engines lives here: how the URL is spelt, SQLite's pragmas and its transaction
@@ -20,9 +21,9 @@ from typing import Any
 
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from waystation.errors import GatewayError
+from waystation.store.engine import AsyncConnection, AsyncEngine, create_async_engine
 from waystation.store.sqlite_worker import SqliteWorker, sqlite_pragmas
 
 log = logging.getLogger("waystation.store")

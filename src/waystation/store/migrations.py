@@ -37,6 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import ColumnElement
+
     from waystation.store.database import Database
 
 _LOCK_ID = 0x57A7_10D0  # the advisory lock all Waystation migrations share
@@ -244,16 +246,20 @@ def _m7_partial_trace_indexes(conn: Connection) -> None:
         Column("contact_id", String(255)),
         Column("thread_id", String(255)),
     )
+
+    def partial_index(name: str, *columns: Column[Any], where: ColumnElement[bool]) -> Index:
+        index = Index(name, *columns)
+        # this database's option only: naming the other's would load its dialect
+        index.dialect_kwargs[f"{conn.dialect.name}_where"] = where
+        return index
+
     partial = (
-        Index("ix_traces_request_id", traces.c.request_id,
-              sqlite_where=traces.c.request_id != traces.c.id,
-              postgresql_where=traces.c.request_id != traces.c.id),
-        Index("ix_traces_thread", traces.c.thread_id, traces.c.created,
-              sqlite_where=traces.c.thread_id.is_not(None),
-              postgresql_where=traces.c.thread_id.is_not(None)),
-        Index("ix_traces_contact", traces.c.contact_id, traces.c.created,
-              sqlite_where=traces.c.contact_id.is_not(None),
-              postgresql_where=traces.c.contact_id.is_not(None)),
+        partial_index("ix_traces_request_id", traces.c.request_id,
+                      where=traces.c.request_id != traces.c.id),
+        partial_index("ix_traces_thread", traces.c.thread_id, traces.c.created,
+                      where=traces.c.thread_id.is_not(None)),
+        partial_index("ix_traces_contact", traces.c.contact_id, traces.c.created,
+                      where=traces.c.contact_id.is_not(None)),
     )
     for index in partial:
         conn.execute(text(f"DROP INDEX {index.name}"))

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from waystation.errors import InvalidRequest
+from waystation.store.engine import AsyncConnection
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from waystation.errors import NotFound
 from waystation.store.database import Database, reachable
+from waystation.store.engine import AsyncConnection
 from waystation.store.ids import new_ulid
 from waystation.store.pagination import Order, PageRequest, fetch_page
 from waystation.store.schema import prompt_versions, prompts

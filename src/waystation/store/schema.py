@@ -120,15 +120,14 @@ Index("ix_traces_created", traces.c.created)
 # their coalesce, and an index on `model` serves neither (migration 8 dropped it).
 Index("ix_traces_key", traces.c.key_id, traces.c.created)
 # Partial: most traces name no thread or contact, and most request ids are the trace's own id.
+# Migration 7 makes them so in both databases; only SQLite's condition is declared here, since
+# declaring PostgreSQL's loads its dialect, which an SQLite deployment would import for nothing.
 Index("ix_traces_request_id", traces.c.request_id,
-      sqlite_where=traces.c.request_id != traces.c.id,
-      postgresql_where=traces.c.request_id != traces.c.id)
+      sqlite_where=traces.c.request_id != traces.c.id)
 Index("ix_traces_thread", traces.c.thread_id, traces.c.created,
-      sqlite_where=traces.c.thread_id.is_not(None),
-      postgresql_where=traces.c.thread_id.is_not(None))
+      sqlite_where=traces.c.thread_id.is_not(None))
 Index("ix_traces_contact", traces.c.contact_id, traces.c.created,
-      sqlite_where=traces.c.contact_id.is_not(None),
-      postgresql_where=traces.c.contact_id.is_not(None))
+      sqlite_where=traces.c.contact_id.is_not(None))
 
 trace_metadata = Table(
     "trace_metadata",

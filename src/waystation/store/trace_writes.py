@@ -29,7 +29,7 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from waystation.store.database import Database
 from waystation.store.schema import trace_metadata, traces
@@ -130,7 +130,6 @@ class _Sql:
 
 _QUOTE = sqlite.dialect().identifier_preparer.quote
 _SQLITE = _Sql.make(_QUOTE, lambda _i: "?")
-_POSTGRES = _Sql.make(postgresql.dialect().identifier_preparer.quote, lambda i: f"${i}")
 _CONTACT_READ = ", ".join(CONTACT_READ)
 _THREAD_READ = ", ".join(THREAD_COLUMNS)
 
@@ -248,6 +247,15 @@ def _sqlite_found(conn: sqlite3.Connection, select: str, column: str,
 # -- PostgreSQL: asyncpg under SQLAlchemy's pool ----------------------------------------------
 
 
+@functools.cache
+def _postgres_sql() -> _Sql:
+    """PostgreSQL's statements, made on first use: an SQLite deployment never imports its
+    dialect (a few percent of the start)."""
+    from sqlalchemy.dialects import postgresql
+
+    return _Sql.make(postgresql.dialect().identifier_preparer.quote, lambda i: f"${i}")
+
+
 class _IdTaken(Exception):
     """A trace id of the batch is stored already (raised to roll the transaction back)."""
 
@@ -293,6 +301,6 @@ async def _postgres_rest(pg: Any, rows: TraceRows) -> None:
     ) if rows.threads else []
     planned = await asyncio.to_thread(
         merge, rows.contacts.values(), stored_contacts, rows.threads.values(), stored_threads)
-    for sql, values in _POSTGRES.upserts(planned):
+    for sql, values in _postgres_sql().upserts(planned):
         if values:
             await pg.executemany(sql, values)

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from waystation.store.database import Database, reachable
+from waystation.store.engine import AsyncConnection
 from waystation.store.schema import traces
 
 GROUPS: dict[str, tuple[str, ColumnElement[Any]]] = {
