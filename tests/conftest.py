@@ -6,7 +6,7 @@ import asyncio
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ class RunningGateway:
     app: Gateway
     port: int
     key: str = MASTER_KEY
+    stop: Callable[[], None] = lambda: None  # shut down now (runs the app's shutdown)
 
     @property
     def url(self) -> str:
@@ -104,7 +105,7 @@ def start_gateway(tmp_path: Path) -> Iterator[object]:
         thread = _ServerThread(app)
         thread.start()
         servers.append(thread)
-        return RunningGateway(app, thread.port)
+        return RunningGateway(app, thread.port, stop=thread.stop)
 
     yield start
     for s in servers:

@@ -48,6 +48,9 @@ class WordEmbeddings:
         self.calls.append((model, list(texts), input_type))
         return Embeddings([word_vector(t, self.dims) for t in texts], model)
 
+    def close(self) -> None:
+        """The gateway closes its embeddings service at shutdown; this one holds nothing."""
+
 
 @dataclass
 class OverlapReranker:

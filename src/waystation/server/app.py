@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from waystation.api.chat_request import ChatCompletionRequest
@@ -144,17 +146,30 @@ class Gateway:
     async def shutdown(self) -> None:
         """Stop in the reverse order of dependence: background ingestion first (it embeds
         through the executor), then the knowledge engine, then sending, then the trace writer
-        (it flushes what the requests left), then the database."""
+        (it flushes what the requests left), then the database.
+
+        Every step runs even when one before it fails (the failure is logged): a part that
+        cannot close must not keep the queued traces from being written or the database's
+        connections from being closed."""
         self.ready = False
-        await self.ingestor.close()
-        await self.knowledge.close()
-        await self.health.close()
-        await self.cache.close()
-        await self.auth.close()
-        await self.executor.close()
-        self.embeddings.close()
-        await self.writer.close(self.settings.trace_flush_seconds)
-        await self.store.db.close()
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("background ingestion", self.ingestor.close),
+            ("knowledge engine", self.knowledge.close),
+            ("model health", self.health.close),
+            ("cache", self.cache.close),
+            ("key refresh", self.auth.close),
+            ("upstream connections", self.executor.close),
+            ("embeddings", lambda: self.embeddings.close()),
+            ("trace writer", lambda: self.writer.close(self.settings.trace_flush_seconds)),
+            ("database", self.store.db.close),
+        ]
+        for name, close in steps:
+            try:
+                done = close()
+                if inspect.isawaitable(done):
+                    await done
+            except Exception:
+                log.exception("shutdown: closing the %s failed; going on with the rest", name)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
