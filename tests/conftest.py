@@ -24,8 +24,8 @@ MASTER_KEY = "ws-test-master-key"
 class RunningGateway:
     app: Gateway
     port: int
+    stop: Callable[[], None]  # shut down now (runs the app's shutdown); again is harmless
     key: str = MASTER_KEY
-    stop: Callable[[], None] = lambda: None  # shut down now (runs the app's shutdown)
 
     @property
     def url(self) -> str:
@@ -120,5 +120,5 @@ def gateway(fake_openai: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory,
     app = create_app(load_settings(gateway_env(fake_openai, home)))
     thread = _ServerThread(app)
     thread.start()
-    yield RunningGateway(app, thread.port)
+    yield RunningGateway(app, thread.port, stop=thread.stop)
     thread.stop()

@@ -46,7 +46,7 @@ def module_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartGa
         thread = _ServerThread(app)
         thread.start()
         servers.append(thread)
-        return RunningGateway(app, thread.port)
+        return RunningGateway(app, thread.port, stop=thread.stop)
 
     yield start
     for server in servers:

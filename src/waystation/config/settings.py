@@ -79,10 +79,15 @@ def _first(env: Mapping[str, str], names: tuple[str, ...]) -> tuple[str | None, 
     return None, names[0] if names else ""
 
 
-# The URL schemes of the databases the store is built for (the drivers it speaks: asyncpg and
-# aiosqlite, whichever the URL names).
-_DATABASE_SCHEMES = frozenset({
-    "postgres", "postgresql", "postgresql+asyncpg", "sqlite", "sqlite+aiosqlite"})
+# The URL schemes of the databases the store is built for, each with the SQLAlchemy driver it
+# is spoken with (`store.database.database_url`): asyncpg and aiosqlite.
+DATABASE_DRIVERS = {
+    "postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite", "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+DATABASE_URL_HELP = ("use a PostgreSQL URL (postgresql://user@host/db) or an SQLite one "
+                     "(sqlite:///path/file.db)")
 
 
 def _database_url(value: str | None) -> str | None:
@@ -90,10 +95,9 @@ def _database_url(value: str | None) -> str | None:
     if not value:
         return None
     scheme, sep, _rest = value.partition("://")
-    if not sep or scheme.lower() not in _DATABASE_SCHEMES:
+    if not sep or scheme.lower() not in DATABASE_DRIVERS:
         shown = f"'{scheme}://'" if sep else "no scheme"
-        raise ConfigError(f"WAYSTATION_DATABASE_URL has {shown}: use a PostgreSQL URL "
-                          "(postgresql://user@host/db) or an SQLite one (sqlite:///path/file.db)")
+        raise ConfigError(f"WAYSTATION_DATABASE_URL has {shown}: {DATABASE_URL_HELP}")
     return value
 
 

@@ -159,6 +159,7 @@ class Gateway:
             ("cache", self.cache.close),
             ("key refresh", self.auth.close),
             ("upstream connections", self.executor.close),
+            # looked up inside the step: a stand-in without `close` fails there, not here
             ("embeddings", lambda: self.embeddings.close()),
             ("trace writer", lambda: self.writer.close(self.settings.trace_flush_seconds)),
             ("database", self.store.db.close),

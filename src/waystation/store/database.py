@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 
+from waystation.config.settings import DATABASE_DRIVERS, DATABASE_URL_HELP
 from waystation.errors import GatewayError
 from waystation.store.engine import AsyncConnection, AsyncEngine, create_async_engine
 from waystation.store.sqlite_worker import SqliteWorker, sqlite_pragmas
@@ -41,10 +42,9 @@ def database_url(url: str | None, home: Path) -> str:
     if not url:
         return f"sqlite+aiosqlite:///{(home / 'waystation.db').as_posix()}"
     scheme, sep, rest = url.partition("://")
-    if not sep:
-        raise ValueError("WAYSTATION_DATABASE_URL must look like postgresql://user@host/db")
-    driver = {"postgres": "postgresql+asyncpg", "postgresql": "postgresql+asyncpg",
-              "sqlite": "sqlite+aiosqlite"}.get(scheme, scheme)
+    driver = DATABASE_DRIVERS.get(scheme.lower()) if sep else None
+    if driver is None:  # load_settings refuses such a URL first
+        raise ValueError(f"WAYSTATION_DATABASE_URL: {DATABASE_URL_HELP}")
     return f"{driver}://{rest}"
 
 

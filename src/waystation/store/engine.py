@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar, TypeVarTuple, overload
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine
-from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
@@ -48,10 +47,6 @@ class AsyncEngine:
 
     def __init__(self, sync_engine: Engine) -> None:
         self.sync_engine = sync_engine
-
-    @property
-    def dialect(self) -> Dialect:
-        return self.sync_engine.dialect
 
     def connect(self) -> AsyncConnection:
         """A connection, checked out of the pool when entered with `async with`."""
