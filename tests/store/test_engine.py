@@ -91,6 +91,25 @@ async def test_the_drivers_own_connection_and_invalidating_it(database_url: str)
         await db.close()
 
 
+class _WorkerThatCannotClose:
+    async def close(self) -> None:
+        raise OSError("disk gone")
+
+
+async def test_the_pool_is_closed_even_when_the_sqlite_worker_cannot_close(
+        tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    async with db.transaction() as conn:
+        await conn.execute(text("SELECT 1"))
+    pool = db.engine.sync_engine.pool
+    assert pool.checkedin() == 1  # type: ignore[attr-defined]
+    db._sqlite_worker = _WorkerThatCannotClose()  # type: ignore[assignment]
+    with pytest.raises(OSError, match="disk gone"):
+        await db.close()
+    assert pool.checkedin() == 0  # type: ignore[attr-defined]
+    assert db._sqlite_worker is None
+
+
 def test_a_driver_without_asyncio_is_refused_in_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'pysqlite' does not support asyncio; use "):
         create_async_engine(f"sqlite+pysqlite:///{tmp_path / 'x.db'}")

@@ -134,9 +134,11 @@ class SqliteBackend:
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self._pool, conn.close)
-        self._pool.shutdown(wait=False)
+        try:
+            if conn is not None:
+                await asyncio.get_running_loop().run_in_executor(self._pool, conn.close)
+        finally:  # the thread ends even when closing its connection failed
+            self._pool.shutdown(wait=False)
 
     def _all(self, sql: str, params: Any = ()) -> list[Row]:
         return list(self._conn.execute(sql, params))

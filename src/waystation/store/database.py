@@ -130,10 +130,14 @@ class Database:
             return False
 
     async def close(self) -> None:
+        """Close the SQLite worker, then the engine's pool, even when the worker's close
+        fails (its error is raised once the pool is closed)."""
         worker, self._sqlite_worker = self._sqlite_worker, None
-        if worker is not None:
-            await worker.close()
-        await self.engine.dispose()
+        try:
+            if worker is not None:
+                await worker.close()
+        finally:
+            await self.engine.dispose()
 
 
 # SQLSTATE classes of PostgreSQL errors that say "not now" rather than "not this data":

@@ -78,8 +78,10 @@ class SqliteWorker:
         executor, self._executor = self._executor, None
         if executor is None:
             return
-        await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
-        executor.shutdown(wait=False)
+        try:
+            await asyncio.get_running_loop().run_in_executor(executor, self._disconnect)
+        finally:  # the thread ends even when closing its connection failed
+            executor.shutdown(wait=False)
 
     def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._connect()
