@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from tests.bench_scripts import load
 
-def _pooled() -> ModuleType:
-    path = Path(__file__).parents[2] / "bench" / "pooled.py"
-    spec = importlib.util.spec_from_file_location("bench_pooled", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-p = _pooled()
+p = load("pooled.py", "bench_pooled")
 
 
 def _run(cells: dict[str, list[float]], mode: str = "nonstream") -> dict[str, Any]:

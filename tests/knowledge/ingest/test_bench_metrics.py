@@ -3,24 +3,13 @@ percentiles, checked against values worked out by hand."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.bench_scripts import load
 
-def _metrics() -> ModuleType:
-    path = Path(__file__).parents[3] / "bench" / "retrieval" / "metrics.py"
-    spec = importlib.util.spec_from_file_location("bench_retrieval_metrics", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-m = _metrics()
+m = load("retrieval/metrics.py", "bench_retrieval_metrics")
 
 
 def test_ndcg_is_one_for_a_perfect_ranking_and_zero_for_none() -> None:
