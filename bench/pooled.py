@@ -8,6 +8,7 @@ that median, the share of cells under the bound, and each run's own median. The 
 resamples runs, then cells within each run drawn (seeded, so the same files give the same
 interval): a run's cells share the machine's state, and runs' medians differ by more than
 their cells suggest, so resampling cells alone would claim more certainty than the runs give.
+A drawn run brings all its cells: a run of 48 rounds weighs six times one of 8 when drawn.
 The verdict reads the interval, not the median alone:
 
 - `holds`: the whole interval is at or above the bound;
@@ -158,9 +159,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="what a cell's ratio is taken against (untraced: needs `control`)")
     args = p.parse_args(argv)
     runs = load_runs(args.runs)
-    if args.reference == "untraced" and not any(
-            c["variant"] == variants.CONTROL for run in runs for c in run["runs"]):
-        raise SystemExit(f"error: --reference untraced needs runs made with `{variants.CONTROL}`")
+    if args.reference == "untraced" and not all(
+            any(c["variant"] == variants.CONTROL for c in run["runs"]) for run in runs):
+        raise SystemExit(f"error: --reference untraced needs every run made with "
+                         f"`{variants.CONTROL}`")
     rows = pool(runs, resamples=args.resamples, reference=args.reference)
     report = render(args.runs, runs, rows, args.reference)
     print(report)

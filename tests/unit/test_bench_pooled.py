@@ -105,8 +105,10 @@ def test_the_untraced_reference_is_the_mean_of_both_untraced_gateways() -> None:
     assert [r["variant"] for r in rows] == ["routing"]
 
 
-def test_the_untraced_reference_needs_the_control(tmp_path: Path) -> None:
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "results.json").write_text(json.dumps(_run({"routing": [0.9]})))
-    with pytest.raises(SystemExit, match="control"):
-        p.main([str(tmp_path / "run"), "--reference", "untraced"])
+def test_the_untraced_reference_needs_the_control_in_every_run(tmp_path: Path) -> None:
+    for name, cells in (("with", {"routing": [0.9], "control": [1.0]}), ("without",
+                                                                       {"routing": [0.9]})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(_run(cells)))
+    with pytest.raises(SystemExit, match="every run made with `control`"):
+        p.main([str(tmp_path / "with"), str(tmp_path / "without"), "--reference", "untraced"])
