@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE))
 import harness as h  # noqa: E402
 import variants  # noqa: E402
 
-BOUND = 0.8
+BOUND = variants.TARGET
 
 
 def load_runs(folders: Sequence[Path]) -> list[dict[str, Any]]:
